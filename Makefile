@@ -1,0 +1,44 @@
+# Two commands for a fresh machine:
+#   make demo   - the whole life cycle on the built-in synthetic data set
+#   make test   - the test suite
+# Each creates .venv and installs what it needs on first use.
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY      = $(VENV)/bin/python
+STAMP   = $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+export TF_ENABLE_ONEDNN_OPTS ?= 0
+export PYTHONHASHSEED ?= 0
+
+.PHONY: demo test lint typecheck bench venv clean
+
+$(STAMP): setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[cpu,notebooks,infra,tracking,dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/segkit demo demo_out
+
+test: $(STAMP)
+	$(PY) -m pytest
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check segkit tests benchmarks infra_pulumi
+	$(VENV)/bin/ruff format --check segkit tests benchmarks infra_pulumi
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_prepare.py
+	$(PY) benchmarks/bench_train.py
+	$(PY) benchmarks/bench_predict.py
+
+clean:
+	rm -rf demo_out build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

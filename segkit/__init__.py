@@ -1,0 +1,34 @@
+"""segkit: from a messy folder of biomedical images and masks to a trained, evaluated U-Net.
+
+The top-level namespace is light: it imports no deep-learning framework. Import the
+sub-packages (``segkit.models``, ``segkit.training``, ...) for the heavy parts.
+"""
+
+from __future__ import annotations
+
+try:
+    from segkit._version import version as __version__
+except ImportError:  # pragma: no cover - running from a source tree without a build
+    __version__ = "0.1.0.dev0"
+
+from segkit.data.synthetic import make_synthetic_dataset, make_synthetic_sample
+from segkit.template import (
+    ClassSpec,
+    DatasetTemplate,
+    SplitSpec,
+    TemplateError,
+    load_template,
+    save_template,
+)
+
+__all__ = [
+    "__version__",
+    "ClassSpec",
+    "DatasetTemplate",
+    "SplitSpec",
+    "TemplateError",
+    "load_template",
+    "save_template",
+    "make_synthetic_dataset",
+    "make_synthetic_sample",
+]

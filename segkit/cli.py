@@ -1,0 +1,75 @@
+"""The ``segkit`` command line: one subcommand per step of the life cycle.
+
+Each subcommand lives in its own module under :mod:`segkit.commands` and exposes
+``register(subparsers)``, which adds its parser and sets ``func`` to a function that takes
+the parsed arguments and returns an exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from segkit import __version__
+
+__all__ = ["main", "build_parser"]
+
+# Subcommand modules, in the order ``segkit --help`` lists them.
+COMMAND_MODULES = [
+    "segkit.commands.template",
+    "segkit.commands.synth",
+    "segkit.commands.inspect",
+    "segkit.commands.prepare",
+    "segkit.commands.train",
+    "segkit.commands.evaluate",
+    "segkit.commands.predict",
+    "segkit.commands.runs",
+    "segkit.commands.ui",
+    "segkit.commands.remote",
+    "segkit.commands.demo",
+]
+
+
+class CommandError(Exception):
+    """An error to report to the user as one line, without a traceback."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="segkit",
+        description="From a folder of biomedical images and masks to a trained, evaluated U-Net.",
+    )
+    parser.add_argument("--version", action="version", version=f"segkit {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:  # that subcommand is not part of this installation
+                continue
+            raise
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print("segkit: interrupted", file=sys.stderr)
+        return 130
+    except (CommandError, ValueError, FileNotFoundError, FileExistsError) as exc:
+        print(f"segkit {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

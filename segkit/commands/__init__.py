@@ -1,0 +1,1 @@
+"""One module per ``segkit`` subcommand; each defines ``register(subparsers)``."""

@@ -1,0 +1,251 @@
+"""Reading and writing image files, safely.
+
+Every reader returns a NumPy array in ``(row, col[, channel])`` order and raises
+:class:`ImageReadError` naming the file and the problem. Every writer is atomic: it writes a
+temporary file beside the target and renames it into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "DEFAULT_MAX_PIXELS",
+    "ImageReadError",
+    "read_image",
+    "write_image",
+    "image_size",
+    "sha256_file",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "atomic_path",
+    "to_uint8",
+    "encode_image",
+]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+DEFAULT_MAX_PIXELS = 200_000_000
+_TIFF = (".tif", ".tiff")
+
+
+class ImageReadError(ValueError):
+    """A file that does not decode as an image, or is refused (too large)."""
+
+
+def _check_pixels(path: Path, height: int, width: int, max_pixels: int | None) -> None:
+    if max_pixels is not None and height * width > max_pixels:
+        raise ImageReadError(
+            f"{path}: image of {width}x{height} = {height * width:,} pixels exceeds the limit of "
+            f"{max_pixels:,} pixels (a possible decompression bomb); raise max_pixels if it is genuine"
+        )
+
+
+def image_size(path: str | Path) -> tuple[int, int]:
+    """``(height, width)`` read from the header without decoding the pixels."""
+    p = Path(path)
+    try:
+        if p.suffix.lower() in _TIFF:
+            import tifffile
+
+            with tifffile.TiffFile(p) as tif:
+                shape = tif.pages[0].shape
+            return int(shape[0]), int(shape[1])
+        from PIL import Image
+
+        with Image.open(p) as im:
+            return im.height, im.width
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is a read error
+        raise ImageReadError(f"{p}: cannot read the image header ({exc})") from None
+
+
+def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode an image file.
+
+    Parameters
+    ----------
+    path : path
+        PNG, JPEG, BMP or TIFF; 8- or 16-bit; grayscale, RGB, RGBA or palette.
+    max_pixels : int, optional
+        Refuse images with more pixels than this (decompression bombs). ``None``: no limit.
+
+    Returns
+    -------
+    image : (M, N) or (M, N, C) ndarray
+        uint8 or uint16 (or whatever the TIFF holds). Palette images are expanded to RGB(A)
+        unless the palette is grayscale-free of colour information, in which case the indices
+        are returned (label masks saved as palette PNG keep their values).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise ImageReadError(f"{p}: no such file")
+    try:
+        if p.suffix.lower() in _TIFF:
+            return _read_tiff(p, max_pixels)
+        return _read_pillow(p, max_pixels)
+    except ImageReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise ImageReadError(f"{p}: does not decode as an image ({exc})") from None
+
+
+def _read_tiff(p: Path, max_pixels: int | None) -> np.ndarray:
+    import tifffile
+
+    with tifffile.TiffFile(p) as tif:
+        page = tif.pages[0]
+        shape = page.shape
+        _check_pixels(p, int(shape[0]), int(shape[1]), max_pixels)
+        arr = page.asarray()
+    arr = np.asarray(arr)
+    if arr.ndim == 3 and arr.shape[0] in (3, 4) and arr.shape[2] not in (3, 4):
+        arr = np.moveaxis(arr, 0, -1)  # planar (C, M, N) to (M, N, C)
+    if arr.ndim == 3 and arr.shape[2] == 1:
+        arr = arr[..., 0]
+    if arr.dtype == bool:
+        arr = arr.astype(np.uint8)
+    return arr
+
+
+def _read_pillow(p: Path, max_pixels: int | None) -> np.ndarray:
+    import warnings
+
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        old = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            with Image.open(p) as im:
+                _check_pixels(p, im.height, im.width, max_pixels)
+                im.load()
+                if im.mode == "P":
+                    im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+                elif im.mode in ("I;16", "I;16B", "I;16L"):
+                    return np.asarray(im, dtype=np.uint16).copy()
+                elif im.mode == "I":
+                    arr = np.asarray(im)
+                    return arr.astype(np.uint16) if arr.max(initial=0) < 65536 else arr
+                elif im.mode == "1":
+                    return (np.asarray(im, dtype=np.uint8) * 255).astype(np.uint8)
+                elif im.mode in ("LA",):
+                    im = im.convert("L")
+                elif im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
+                    im = im.convert("RGB")
+                return np.asarray(im).copy()
+        finally:
+            Image.MAX_IMAGE_PIXELS = old
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Scale an image to uint8.
+
+    uint8 passes through. Other integer types and floats are scaled linearly from the
+    image's own 0.1st-99.9th percentile range to 0-255 (so a 16-bit microscopy image whose
+    values fill only a small part of 0-65535 stays visible); a constant image becomes 0.
+    """
+    if image.dtype == np.uint8:
+        return image
+    arr = image.astype(np.float64)
+    lo, hi = np.percentile(arr, (0.1, 99.9))
+    if hi <= lo:
+        hi = arr.max()
+        lo = arr.min()
+    if hi <= lo:
+        return np.zeros(image.shape, dtype=np.uint8)
+    out = (arr - lo) * (255.0 / (hi - lo))
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+@contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
+
+    On an exception the temporary file is removed and ``target`` is left as it was.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(target: str | Path, data: bytes, *, fsync: bool = True) -> Path:
+    """Write ``data`` to ``target`` atomically (``fsync``: flush to disk before the rename)."""
+    target = Path(target)
+    with atomic_path(target) as tmp:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            if fsync:
+                fh.flush()
+                os.fsync(fh.fileno())
+    return target
+
+
+def atomic_write_text(target: str | Path, text: str) -> Path:
+    return atomic_write_bytes(target, text.encode("utf-8"))
+
+
+_PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP"}
+
+
+def encode_image(image: np.ndarray, suffix: str, **options: Any) -> bytes:
+    """Encode ``image`` to the bytes of a file with ``suffix`` (``.png``, ``.jpg``, ...)."""
+    import io as _io
+
+    suffix = suffix.lower()
+    buf = _io.BytesIO()
+    if suffix in _TIFF:
+        import tifffile
+
+        tifffile.imwrite(buf, image, **({"compression": "zlib"} | options))
+        return buf.getvalue()
+    from PIL import Image
+
+    if suffix not in _PIL_FORMATS:
+        raise ValueError(f"unknown image suffix {suffix!r}; expected one of {IMAGE_EXTENSIONS}")
+    im = Image.fromarray(image)
+    fmt = _PIL_FORMATS[suffix]
+    if fmt == "JPEG":
+        options = {"quality": 95} | options
+    if fmt == "PNG":
+        options = {"compress_level": 1} | options
+    im.save(buf, format=fmt, **options)
+    return buf.getvalue()
+
+
+def write_image(path: str | Path, image: np.ndarray, **options: Any) -> Path:
+    """Write ``image`` atomically; the format follows the suffix. Returns the path."""
+    p = Path(path)
+    return atomic_write_bytes(p, encode_image(image, p.suffix, **options), fsync=False)
+
+
+def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        _copy(fh, h, chunk)
+    return h.hexdigest()
+
+
+def _copy(fh: IO[bytes], h: Any, chunk: int) -> None:
+    while True:
+        b = fh.read(chunk)
+        if not b:
+            break
+        h.update(b)

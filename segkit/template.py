@@ -1,0 +1,488 @@
+"""The dataset template: what a prepared data set looks like, as one JSON file.
+
+A template fixes the image size, file type, colour model, directory layout, mask keyword,
+how source images are fitted to the size, the classes and the train/val/test split.
+It reads and writes plain JSON (schema version 1) and also reads the JSON of the
+"Dataset Parameters Configuration" web form of the original paper, where numbers are
+strings and choices are 1-based indices.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "IMAGE_TYPES",
+    "COLOR_MODELS",
+    "LAYOUTS",
+    "FIT_MODES",
+    "SCHEMA_VERSION",
+    "TemplateError",
+    "ClassSpec",
+    "SplitSpec",
+    "DatasetTemplate",
+    "load_template",
+    "save_template",
+    "template_from_paper",
+    "parse_template",
+]
+
+SCHEMA_VERSION = 1
+IMAGE_TYPES = ("png", "jpg", "bmp", "tif")
+COLOR_MODELS = ("rgb", "grayscale", "binary")
+LAYOUTS = ("separate", "suffix")
+FIT_MODES = ("stretch", "pad", "crop", "tile")
+MIN_SIZE, MAX_SIZE = 16, 16384
+
+# The paper's form lists these choices, in this order; its JSON stores 1-based indices.
+PAPER_IMAGE_TYPES = ("jpg", "png", "bmp")
+PAPER_COLOR_MODELS = ("rgb", "grayscale", "binary")
+
+_EXTENSION_ALIASES = {"jpeg": "jpg", "tiff": "tif", "gray": "grayscale", "grey": "grayscale"}
+_HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+class TemplateError(ValueError):
+    """An invalid template value; the message names the field, the value and what is allowed."""
+
+
+def _bad(field_name: str, value: Any, allowed: str) -> TemplateError:
+    return TemplateError(f"template field '{field_name}': invalid value {value!r}; {allowed}")
+
+
+def _norm_choice(field_name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str):
+        raise _bad(field_name, value, f"expected one of {', '.join(choices)}")
+    v = value.strip().lower().lstrip(".")
+    v = _EXTENSION_ALIASES.get(v, v)
+    if v not in choices:
+        raise _bad(field_name, value, f"expected one of {', '.join(choices)}")
+    return v
+
+
+def parse_mask_value(key: str | int | list[int] | tuple[int, ...]) -> int | tuple[int, int, int]:
+    """Parse a source mask value: an integer (``"255"``, ``3``) or an RGB colour
+    (``"#ff0000"``, ``"255,0,0"``, ``[255, 0, 0]``).
+    """
+    if isinstance(key, bool):
+        raise _bad("classes.mapping", key, "keys are integers or RGB colours")
+    if isinstance(key, int):
+        if key < 0:
+            raise _bad("classes.mapping", key, "mask values are non-negative")
+        return key
+    if isinstance(key, list | tuple):
+        parts = [int(p) for p in key]
+    else:
+        s = str(key).strip()
+        if _HEX_COLOUR.match(s):
+            return (int(s[1:3], 16), int(s[3:5], 16), int(s[5:7], 16))
+        try:
+            parts = [int(p) for p in s.split(",")]
+        except ValueError:
+            raise _bad(
+                "classes.mapping", key, 'keys are integers ("255") or RGB colours ("#ff0000")'
+            ) from None
+    if len(parts) == 1:
+        if parts[0] < 0:
+            raise _bad("classes.mapping", key, "mask values are non-negative")
+        return parts[0]
+    if len(parts) == 3 and all(0 <= p <= 255 for p in parts):
+        return (parts[0], parts[1], parts[2])
+    raise _bad("classes.mapping", key, 'keys are integers ("255") or RGB colours ("#ff0000")')
+
+
+def format_mask_value(value: int | tuple[int, int, int]) -> str:
+    """Inverse of :func:`parse_mask_value`: ``255 -> "255"``, ``(255, 0, 0) -> "#ff0000"``."""
+    if isinstance(value, tuple):
+        return "#{:02x}{:02x}{:02x}".format(*value)
+    return str(value)
+
+
+@dataclass(frozen=True)
+class ClassSpec:
+    """Which classes the masks hold and how source mask values map to them.
+
+    Parameters
+    ----------
+    names : tuple of str
+        Class names; index 0 is the background. Two names (the default) mean a binary task.
+    mapping : tuple of (value, class index) pairs, optional
+        Source mask value (integer or RGB colour) to class index. Values not listed map to
+        class 0. When ``None`` (binary only): every non-zero value is foreground, which covers
+        {0,1}, {0,255} and instance-label masks. For ISBI 2012, where 0 marks the membrane,
+        use ``{"0": 1}``.
+    """
+
+    names: tuple[str, ...] = ("background", "foreground")
+    mapping: tuple[tuple[int | tuple[int, int, int], int], ...] | None = None
+
+    def __post_init__(self) -> None:
+        names = tuple(self.names)
+        object.__setattr__(self, "names", names)
+        if len(names) < 2 or len(names) > 255:
+            raise _bad("classes.names", list(names), "give between 2 and 255 class names")
+        if len(set(names)) != len(names) or not all(isinstance(n, str) and n for n in names):
+            raise _bad("classes.names", list(names), "class names are distinct non-empty strings")
+        if self.mapping is not None:
+            parsed = []
+            items: Any = self.mapping
+            if isinstance(items, Mapping):
+                items = list(items.items())
+            for key, idx in items:
+                value = parse_mask_value(key)
+                if isinstance(idx, bool) or not isinstance(idx, int) or not 0 <= idx < len(names):
+                    raise _bad(
+                        "classes.mapping",
+                        {format_mask_value(value): idx},
+                        f"class indices run from 0 to {len(names) - 1}",
+                    )
+                parsed.append((value, idx))
+            keys = [k for k, _ in parsed]
+            if len(set(keys)) != len(keys):
+                raise _bad("classes.mapping", self.mapping, "each source value appears once")
+            object.__setattr__(self, "mapping", tuple(parsed))
+        elif len(names) > 2:
+            raise _bad(
+                "classes.mapping",
+                None,
+                "a multi-class template needs a mapping from source mask values to class indices",
+            )
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes, background included."""
+        return len(self.names)
+
+    @property
+    def is_binary(self) -> bool:
+        return len(self.names) == 2
+
+    @property
+    def uses_colours(self) -> bool:
+        return self.mapping is not None and any(isinstance(k, tuple) for k, _ in self.mapping)
+
+    def to_dict(self) -> dict[str, Any]:
+        mapping = (
+            None
+            if self.mapping is None
+            else {format_mask_value(k): v for k, v in self.mapping}
+        )
+        return {"names": list(self.names), "mapping": mapping}
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """How pairs are divided into train, val and test.
+
+    Each pair (or each group, when ``group_pattern`` is given) is assigned by a hash of
+    ``seed`` and its name, so the split is the same on every machine and adding new
+    files never moves the ones already assigned.
+
+    Parameters
+    ----------
+    train, val, test : float
+        Fractions in [0, 1] that sum to 1.
+    seed : int
+        Changes the assignment.
+    group_pattern : str, optional
+        Regular expression applied to the image's relative path; its first capture group (or
+        whole match) is the group id (slide, patient). One group never spans two parts.
+    """
+
+    train: float = 0.8
+    val: float = 0.1
+    test: float = 0.1
+    seed: int = 0
+    group_pattern: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("train", "val", "test"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int | float) or not 0.0 <= v <= 1.0:
+                raise _bad(f"split.{name}", v, "a fraction between 0 and 1")
+            object.__setattr__(self, name, float(v))
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise _bad(
+                "split",
+                {"train": self.train, "val": self.val, "test": self.test},
+                f"the fractions must sum to 1 (they sum to {total:g})",
+            )
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise _bad("split.seed", self.seed, "an integer")
+        if self.group_pattern is not None:
+            if not isinstance(self.group_pattern, str) or not self.group_pattern:
+                raise _bad("split.group_pattern", self.group_pattern, "a regular expression")
+            try:
+                re.compile(self.group_pattern)
+            except re.error as exc:
+                raise _bad(
+                    "split.group_pattern",
+                    self.group_pattern,
+                    f"a valid regular expression ({exc})",
+                ) from None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DatasetTemplate:
+    """The shape every image and mask of a prepared data set has.
+
+    Parameters
+    ----------
+    height, width : int
+        Output size in pixels, 16 to 16384.
+    image_type : {'png', 'jpg', 'bmp', 'tif'}
+        File type of the output images. Masks are always lossless PNG.
+    color_model : {'rgb', 'grayscale', 'binary'}
+        Colour model of the output images (``binary``: grayscale thresholded by Otsu's method).
+    layout : {'separate', 'suffix'}
+        ``separate``: ``PART/images/NAME.EXT`` and ``PART/masks/NAME.png``;
+        ``suffix``: ``PART/NAME.EXT`` and ``PART/NAME<mask_keyword>.png``.
+    mask_keyword : str
+        Marks a mask file in the ``suffix`` layout (and is recognised in sources).
+    fit : {'stretch', 'pad', 'crop', 'tile'}
+        How a source of another size is fitted: resize ignoring aspect, resize keeping aspect and
+        pad, resize keeping aspect and centre-crop, or cut into tiles of the template size with no
+        rescaling (the last tile row/column is padded).
+    classes : ClassSpec
+    split : SplitSpec
+    """
+
+    height: int = 256
+    width: int = 256
+    image_type: str = "png"
+    color_model: str = "rgb"
+    layout: str = "separate"
+    mask_keyword: str = "_mask"
+    fit: str = "stretch"
+    classes: ClassSpec = field(default_factory=ClassSpec)
+    split: SplitSpec = field(default_factory=SplitSpec)
+    schema_version: int = SCHEMA_VERSION
+
+    def __post_init__(self) -> None:
+        for name in ("height", "width"):
+            v = getattr(self, name)
+            if isinstance(v, str) and v.strip().isdigit():
+                v = int(v.strip())
+            if isinstance(v, bool) or not isinstance(v, int) or not MIN_SIZE <= v <= MAX_SIZE:
+                raise _bad(name, getattr(self, name), f"an integer from {MIN_SIZE} to {MAX_SIZE}")
+            object.__setattr__(self, name, v)
+        object.__setattr__(self, "image_type", _norm_choice("image_type", self.image_type, IMAGE_TYPES))
+        object.__setattr__(
+            self, "color_model", _norm_choice("color_model", self.color_model, COLOR_MODELS)
+        )
+        object.__setattr__(self, "layout", _norm_choice("layout", self.layout, LAYOUTS))
+        object.__setattr__(self, "fit", _norm_choice("fit", self.fit, FIT_MODES))
+        kw = self.mask_keyword
+        if not isinstance(kw, str) or not kw or kw.strip() != kw:
+            raise _bad("mask_keyword", kw, "a non-empty keyword without surrounding spaces")
+        if "/" in kw or "\\" in kw or kw in (".", ".."):
+            raise _bad("mask_keyword", kw, "a keyword without path separators, e.g. '_mask'")
+        if "." in kw:
+            raise _bad("mask_keyword", kw, "a keyword without dots, e.g. '_mask'")
+        if isinstance(self.classes, Mapping):
+            object.__setattr__(self, "classes", _classes_from_dict(self.classes))
+        if isinstance(self.split, Mapping):
+            object.__setattr__(self, "split", _split_from_dict(self.split))
+        if not isinstance(self.classes, ClassSpec):
+            raise _bad("classes", self.classes, "an object with 'names' and 'mapping'")
+        if not isinstance(self.split, SplitSpec):
+            raise _bad("split", self.split, "an object with train/val/test fractions")
+        if self.schema_version != SCHEMA_VERSION:
+            raise _bad(
+                "schema_version",
+                self.schema_version,
+                f"this segkit reads schema version {SCHEMA_VERSION}",
+            )
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(height, width)``."""
+        return (self.height, self.width)
+
+    @property
+    def channels(self) -> int:
+        """Channels of a prepared image: 3 for RGB, 1 otherwise."""
+        return 3 if self.color_model == "rgb" else 1
+
+    @property
+    def num_classes(self) -> int:
+        return self.classes.num_classes
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (the schema written by :func:`save_template`)."""
+        return {
+            "schema_version": self.schema_version,
+            "height": self.height,
+            "width": self.width,
+            "image_type": self.image_type,
+            "color_model": self.color_model,
+            "layout": self.layout,
+            "mask_keyword": self.mask_keyword,
+            "fit": self.fit,
+            "classes": self.classes.to_dict(),
+            "split": self.split.to_dict(),
+        }
+
+    def to_json(self, *, indent: int = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent, sort_keys=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DatasetTemplate:
+        """Build from a dict in segkit's schema or in the paper's form schema."""
+        return parse_template(data)
+
+    @classmethod
+    def from_json(cls, text: str) -> DatasetTemplate:
+        return parse_template(json.loads(text))
+
+    def replace(self, **changes: Any) -> DatasetTemplate:
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+    def mask_name(self, stem: str) -> str:
+        """File name of the mask for image ``stem`` in this layout."""
+        return f"{stem}{self.mask_keyword}.png" if self.layout == "suffix" else f"{stem}.png"
+
+    def image_name(self, stem: str) -> str:
+        return f"{stem}.{self.image_type}"
+
+
+def _classes_from_dict(data: Mapping[str, Any]) -> ClassSpec:
+    unknown = set(data) - {"names", "mapping"}
+    if unknown:
+        raise _bad("classes", sorted(unknown)[0], "known keys are 'names' and 'mapping'")
+    names = data.get("names", ("background", "foreground"))
+    if isinstance(names, str) or not isinstance(names, list | tuple):
+        raise _bad("classes.names", names, "a list of class names")
+    mapping = data.get("mapping")
+    if mapping is not None and not isinstance(mapping, Mapping):
+        raise _bad("classes.mapping", mapping, 'an object such as {"255": 1}')
+    return ClassSpec(names=tuple(names), mapping=None if mapping is None else tuple(mapping.items()))
+
+
+def _split_from_dict(data: Mapping[str, Any]) -> SplitSpec:
+    known = {f.name for f in fields(SplitSpec)}
+    unknown = set(data) - known
+    if unknown:
+        raise _bad("split", sorted(unknown)[0], f"known keys are {', '.join(sorted(known))}")
+    return SplitSpec(**dict(data))
+
+
+def is_paper_form(data: Mapping[str, Any]) -> bool:
+    """True for the JSON written by the paper's web form."""
+    return "separate_file_format" in data or "description" in data or (
+        "image_type" in data and str(data.get("image_type", "")).strip().isdigit()
+    )
+
+
+def template_from_paper(data: Mapping[str, Any], **overrides: Any) -> DatasetTemplate:
+    """Convert the paper's form JSON into a template.
+
+    ``{"height": "512", "width": "512", "image_type": "2", "color_model": "1",
+    "separate_file_format": "on", "description": "_mask", "_token": "..."}``:
+    numbers are strings; ``image_type`` is a 1-based index into (JPG, PNG, BMP) and
+    ``color_model`` into (RGB, GRAYSCALE, BINARY); ``separate_file_format`` "on" means
+    separate directories (absent or anything else: same directory); ``description`` is the
+    mask keyword. ``_token`` (a web-form CSRF token) is ignored.
+    """
+
+    def index(name: str, choices: tuple[str, ...]) -> str:
+        raw = data.get(name)
+        if raw is None:
+            return choices[0] if name == "color_model" else "png"
+        try:
+            i = int(str(raw).strip())
+        except ValueError:
+            return _norm_choice(name, str(raw), choices)
+        if not 1 <= i <= len(choices):
+            raise _bad(name, raw, f"an index from 1 to {len(choices)} ({', '.join(choices)})")
+        return choices[i - 1]
+
+    known = {"_token", "height", "width", "image_type", "color_model", "separate_file_format",
+             "description"}
+    unknown = set(data) - known
+    if unknown:
+        raise _bad(sorted(unknown)[0], data[sorted(unknown)[0]], "not a field of the paper's form")
+    sep = str(data.get("separate_file_format", "")).strip().lower()
+    kwargs: dict[str, Any] = {
+        "height": _int_field("height", data.get("height", 256)),
+        "width": _int_field("width", data.get("width", 256)),
+        "image_type": index("image_type", PAPER_IMAGE_TYPES),
+        "color_model": index("color_model", PAPER_COLOR_MODELS),
+        "layout": "separate" if sep in ("on", "1", "true", "yes") else "suffix",
+        "mask_keyword": data.get("description") or "_mask",
+    }
+    kwargs.update(overrides)
+    return DatasetTemplate(**kwargs)
+
+
+def _int_field(name: str, value: Any) -> int:
+    if isinstance(value, bool):
+        raise _bad(name, value, "an integer")
+    if isinstance(value, int):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise _bad(name, value, f"an integer from {MIN_SIZE} to {MAX_SIZE}") from None
+
+
+def parse_template(data: Mapping[str, Any]) -> DatasetTemplate:
+    """Validate a dict (segkit's schema or the paper's form) and return the template."""
+    if not isinstance(data, Mapping):
+        raise TemplateError(f"a template is a JSON object, got {type(data).__name__}")
+    if is_paper_form(data) and "layout" not in data:
+        return template_from_paper(data)
+    known = {f.name for f in fields(DatasetTemplate)}
+    unknown = set(data) - known
+    if unknown:
+        name = sorted(unknown)[0]
+        raise _bad(name, data[name], f"not a template field; known fields: {', '.join(sorted(known))}")
+    kwargs = dict(data)
+    for name in ("height", "width"):
+        if name in kwargs:
+            kwargs[name] = _int_field(name, kwargs[name])
+    if "classes" in kwargs and not isinstance(kwargs["classes"], Mapping | ClassSpec):
+        raise _bad("classes", kwargs["classes"], "an object with 'names' and 'mapping'")
+    if "split" in kwargs and not isinstance(kwargs["split"], Mapping | SplitSpec):
+        raise _bad("split", kwargs["split"], "an object with train/val/test fractions")
+    return DatasetTemplate(**kwargs)
+
+
+def load_template(path: str | Path) -> DatasetTemplate:
+    """Read a template JSON file (segkit's schema or the paper's form).
+
+    Raises
+    ------
+    TemplateError
+        Naming the file and the invalid field.
+    """
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise TemplateError(f"{p}: cannot read the template ({exc.strerror})") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TemplateError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    try:
+        return parse_template(data)
+    except TemplateError as exc:
+        raise TemplateError(f"{p}: {exc}") from None
+
+
+def save_template(template: DatasetTemplate, path: str | Path) -> Path:
+    """Write ``template`` as JSON, atomically. Returns the path."""
+    from segkit.io import atomic_write_text
+
+    return atomic_write_text(Path(path), template.to_json())
