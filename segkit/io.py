@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_MAX_PIXELS",
     "ImageReadError",
     "read_image",
+    "decode_image",
     "write_image",
     "image_size",
     "sha256_file",
@@ -45,7 +46,8 @@ def _check_pixels(path: Path, height: int, width: int, max_pixels: int | None) -
     if max_pixels is not None and height * width > max_pixels:
         raise ImageReadError(
             f"{path}: image of {width}x{height} = {height * width:,} pixels exceeds the limit of "
-            f"{max_pixels:,} pixels (a possible decompression bomb); raise max_pixels if it is genuine"
+            f"{max_pixels:,} pixels (a possible decompression bomb); "
+            "raise max_pixels if it is genuine"
         )
 
 
@@ -80,27 +82,54 @@ def read_image(path: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS)
     Returns
     -------
     image : (M, N) or (M, N, C) ndarray
-        uint8 or uint16 (or whatever the TIFF holds). Palette images are expanded to RGB(A)
-        unless the palette is grayscale-free of colour information, in which case the indices
-        are returned (label masks saved as palette PNG keep their values).
+        uint8 or uint16 (or whatever the TIFF holds). Palette images are expanded to RGB
+        (RGBA when the palette has transparency).
     """
     p = Path(path)
     if not p.is_file():
         raise ImageReadError(f"{p}: no such file")
     try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise ImageReadError(f"{p}: cannot read ({exc.strerror})") from None
+    return decode_image(data, p, max_pixels=max_pixels)
+
+
+def decode_image(
+    data: bytes, name: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> np.ndarray:
+    """Decode the bytes of an image file; ``name`` gives the suffix and names errors.
+
+    Same result as :func:`read_image` (which reads the file and calls this), for callers that
+    also hash the bytes and should read each file only once.
+    """
+    p = Path(name)
+    try:
         if p.suffix.lower() in _TIFF:
-            return _read_tiff(p, max_pixels)
-        return _read_pillow(p, max_pixels)
+            return _read_tiff(data, p, max_pixels)
+        return _read_pillow(data, p, max_pixels)
     except ImageReadError:
         raise
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is a read error
         raise ImageReadError(f"{p}: does not decode as an image ({exc})") from None
 
 
-def _read_tiff(p: Path, max_pixels: int | None) -> np.ndarray:
+def _read_tiff(data: bytes, p: Path, max_pixels: int | None) -> np.ndarray:
+    # Pillow (libtiff) decodes the common compressions (LZW, Deflate, JPEG) without extra
+    # packages; tifffile handles what Pillow cannot (multi-channel 16-bit, float, planar).
+    try:
+        arr = _read_pillow(data, p, max_pixels)
+    except ImageReadError as exc:
+        if "exceeds the limit" in str(exc):
+            raise
+        arr = None
+    if arr is not None:
+        return arr
+    import io as _io
+
     import tifffile
 
-    with tifffile.TiffFile(p) as tif:
+    with tifffile.TiffFile(_io.BytesIO(data)) as tif:
         page = tif.pages[0]
         shape = page.shape
         _check_pixels(p, int(shape[0]), int(shape[1]), max_pixels)
@@ -115,7 +144,8 @@ def _read_tiff(p: Path, max_pixels: int | None) -> np.ndarray:
     return arr
 
 
-def _read_pillow(p: Path, max_pixels: int | None) -> np.ndarray:
+def _read_pillow(data: bytes, p: Path, max_pixels: int | None) -> np.ndarray:
+    import io as _io
     import warnings
 
     from PIL import Image
@@ -125,25 +155,37 @@ def _read_pillow(p: Path, max_pixels: int | None) -> np.ndarray:
         old = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None
         try:
-            with Image.open(p) as im:
+            with Image.open(_io.BytesIO(data)) as im:
                 _check_pixels(p, im.height, im.width, max_pixels)
                 im.load()
-                if im.mode == "P":
-                    im = im.convert("RGBA" if "transparency" in im.info else "RGB")
-                elif im.mode in ("I;16", "I;16B", "I;16L"):
-                    return np.asarray(im, dtype=np.uint16).copy()
-                elif im.mode == "I":
-                    arr = np.asarray(im)
-                    return arr.astype(np.uint16) if arr.max(initial=0) < 65536 else arr
-                elif im.mode == "1":
-                    return (np.asarray(im, dtype=np.uint8) * 255).astype(np.uint8)
-                elif im.mode in ("LA",):
-                    im = im.convert("L")
-                elif im.mode in ("CMYK", "YCbCr", "LAB", "HSV"):
-                    im = im.convert("RGB")
-                return np.asarray(im).copy()
+                return _pil_to_array(im)
+        except ImageReadError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            raise ImageReadError(f"{p}: does not decode as an image ({exc})") from None
         finally:
             Image.MAX_IMAGE_PIXELS = old
+
+
+def _pil_to_array(im: Any) -> np.ndarray:
+    if im.mode == "P":
+        im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+    elif im.mode in ("I;16", "I;16B", "I;16L"):
+        return np.asarray(im, dtype=np.uint16).copy()
+    elif im.mode == "I":
+        arr = np.asarray(im)
+        if arr.min(initial=0) >= 0 and arr.max(initial=0) < 65536:
+            return arr.astype(np.uint16)
+        return arr
+    elif im.mode == "1":
+        return (np.asarray(im, dtype=np.uint8) * 255).astype(np.uint8)
+    elif im.mode == "LA":
+        im = im.convert("L")
+    elif im.mode in ("CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
+        im = im.convert("RGB")
+    elif im.mode not in ("L", "RGB", "RGBA", "F"):
+        raise ValueError(f"unsupported pixel mode {im.mode}")
+    return np.asarray(im).copy()
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
@@ -188,12 +230,11 @@ def atomic_path(target: str | Path) -> Iterator[Path]:
 def atomic_write_bytes(target: str | Path, data: bytes, *, fsync: bool = True) -> Path:
     """Write ``data`` to ``target`` atomically (``fsync``: flush to disk before the rename)."""
     target = Path(target)
-    with atomic_path(target) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
-            if fsync:
-                fh.flush()
-                os.fsync(fh.fileno())
+    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        if fsync:
+            fh.flush()
+            os.fsync(fh.fileno())
     return target
 
 
