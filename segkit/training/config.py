@@ -1,0 +1,216 @@
+"""The training configuration: every hyper-parameter as one plain, frozen value.
+
+A :class:`TrainConfig` is written next to the model as ``config.json``; reading it back gives an
+equal object. To change a setting, pass another value (``config.replace(epochs=50)``), never a
+subclass.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from segkit.io import atomic_write_text
+
+__all__ = ["TrainConfig", "ConfigError", "OPTIMIZERS", "LOSSES", "MIXED_PRECISION"]
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+LOSSES = ("auto", "bce", "dice", "bce_dice", "focal", "ce_dice")
+MIXED_PRECISION = ("auto", "on", "off")
+MONITORS = ("val_loss", "val_dice", "loss", "dice")
+UPSAMPLING = ("transpose", "bilinear")
+
+
+class ConfigError(ValueError):
+    """An invalid training setting; the message names the field, the value and what is allowed."""
+
+
+def _bad(name: str, value: Any, allowed: str) -> ConfigError:
+    return ConfigError(f"train config field '{name}': invalid value {value!r}; {allowed}")
+
+
+def _int(name: str, value: Any, lo: int, hi: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise _bad(name, value, f"an integer >= {lo}" + (f" and <= {hi}" if hi else ""))
+    if hi is not None and value > hi:
+        raise _bad(name, value, f"an integer from {lo} to {hi}")
+
+
+def _float(name: str, value: Any, lo: float, hi: float, *, open_lo: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _bad(name, value, f"a number from {lo:g} to {hi:g}")
+    v = float(value)
+    if v < lo or v > hi or (open_lo and v <= lo):
+        side = ">" if open_lo else ">="
+        raise _bad(name, value, f"a number {side} {lo:g} and <= {hi:g}")
+    return v
+
+
+def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise _bad(name, value, f"one of {', '.join(choices)}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters of one training run.
+
+    Parameters
+    ----------
+    epochs : int
+        Number of passes over the training part.
+    batch_size : int
+        Global batch size (split over all replicas when several devices train).
+    learning_rate : float
+    optimizer : {'adam', 'adamw', 'sgd', 'rmsprop'}
+    weight_decay : float
+        Used by ``adamw`` (and as L2-style decay by the others when > 0).
+    loss : {'auto', 'bce', 'dice', 'bce_dice', 'focal', 'ce_dice'}
+        ``auto``: ``bce_dice`` for two classes, ``ce_dice`` for more.
+    patch_size : int, optional
+        Side of the square random patches cut from each training image; ``None`` trains on
+        whole images. Must divide by ``2 ** depth``.
+    patches_per_image : int
+        Patches drawn from each training image per epoch.
+    depth, base_filters, batch_norm, dropout, upsampling
+        U-Net architecture (see :func:`segkit.models.build_unet`).
+    augment : bool
+        Paired augmentation of training pairs; the next four fields tune it.
+    flip, rotate90 : bool
+        Random horizontal/vertical flips and 90-degree rotations (image and mask together).
+    brightness, contrast : float
+        Largest relative intensity change applied to the image only (0 disables).
+    patience : int
+        Early stopping: epochs without improvement of ``monitor`` before stopping; 0 disables.
+    monitor : {'val_loss', 'val_dice', 'loss', 'dice'}
+        What "best" means for the best checkpoint and early stopping.
+    seed : int
+        Seeds weights, shuffling and augmentation.
+    mixed_precision : {'auto', 'on', 'off'}
+        ``auto``: ``mixed_float16`` when a GPU is present.
+    threshold : float
+        Probability threshold for binary masks, stored with the model.
+    cache : bool
+        Keep decoded pairs in memory after the first epoch.
+    steps_per_epoch : int, optional
+        Limit the batches per epoch (``None``: one pass over the data).
+    sample_figures : int
+        Validation/test images drawn in ``figures/predictions.png``; 0 disables.
+    """
+
+    epochs: int = 20
+    batch_size: int = 8
+    learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    loss: str = "auto"
+    patch_size: int | None = None
+    patches_per_image: int = 1
+    depth: int = 4
+    base_filters: int = 32
+    batch_norm: bool = True
+    dropout: float = 0.0
+    upsampling: str = "transpose"
+    augment: bool = True
+    flip: bool = True
+    rotate90: bool = True
+    brightness: float = 0.1
+    contrast: float = 0.1
+    patience: int = 10
+    monitor: str = "val_loss"
+    seed: int = 0
+    mixed_precision: str = "auto"
+    threshold: float = 0.5
+    cache: bool = True
+    steps_per_epoch: int | None = None
+    sample_figures: int = 4
+
+    def __post_init__(self) -> None:
+        _int("epochs", self.epochs, 1)
+        _int("batch_size", self.batch_size, 1)
+        lr = _float("learning_rate", self.learning_rate, 0.0, 10.0, open_lo=True)
+        object.__setattr__(self, "learning_rate", lr)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        object.__setattr__(self, "weight_decay", _float("weight_decay", self.weight_decay, 0, 1))
+        _choice("loss", self.loss, LOSSES)
+        _int("depth", self.depth, 1, 8)
+        _int("base_filters", self.base_filters, 1)
+        if self.patch_size is not None:
+            _int("patch_size", self.patch_size, 8)
+            step = 2**self.depth
+            if self.patch_size % step:
+                raise _bad(
+                    "patch_size",
+                    self.patch_size,
+                    f"a multiple of {step} (2 ** depth with depth {self.depth})",
+                )
+        _int("patches_per_image", self.patches_per_image, 1)
+        object.__setattr__(self, "dropout", _float("dropout", self.dropout, 0.0, 0.9))
+        _choice("upsampling", self.upsampling, UPSAMPLING)
+        for name in ("batch_norm", "augment", "flip", "rotate90", "cache"):
+            if not isinstance(getattr(self, name), bool):
+                raise _bad(name, getattr(self, name), "true or false")
+        object.__setattr__(self, "brightness", _float("brightness", self.brightness, 0.0, 1.0))
+        object.__setattr__(self, "contrast", _float("contrast", self.contrast, 0.0, 1.0))
+        _int("patience", self.patience, 0)
+        _choice("monitor", self.monitor, MONITORS)
+        _int("seed", self.seed, 0)
+        _choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
+        object.__setattr__(
+            self, "threshold", _float("threshold", self.threshold, 0.0, 1.0, open_lo=True)
+        )
+        if self.steps_per_epoch is not None:
+            _int("steps_per_epoch", self.steps_per_epoch, 1)
+        _int("sample_figures", self.sample_figures, 0, 32)
+
+    def resolved_loss(self, num_classes: int) -> str:
+        """The loss name to use for ``num_classes`` (resolves ``auto``)."""
+        if self.loss != "auto":
+            return self.loss
+        return "bce_dice" if num_classes == 2 else "ce_dice"
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def to_json(self, *, indent: int = 2) -> str:
+        return json.dumps(self.to_dict(), indent=indent) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainConfig:
+        """Build from a dict; unknown keys are an error that names them."""
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"a train config is a JSON object, got {type(data).__name__}")
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            allowed = f"not a field; known: {', '.join(sorted(known))}"
+            raise _bad(unknown[0], data[unknown[0]], allowed)
+        return cls(**dict(data))
+
+    @classmethod
+    def from_json(cls, text: str) -> TrainConfig:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def load(cls, path: str | Path) -> TrainConfig:
+        """Read a ``config.json``; errors name the file."""
+        p = Path(path)
+        try:
+            return cls.from_json(p.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise FileNotFoundError(f"{p}: no such train config file") from None
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{p}: not valid JSON ({exc})") from None
+        except ConfigError as exc:
+            raise ConfigError(f"{p}: {exc}") from None
+
+    def save(self, path: str | Path) -> Path:
+        """Write as JSON atomically."""
+        return atomic_write_text(path, self.to_json())

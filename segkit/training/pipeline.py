@@ -1,0 +1,146 @@
+"""The ``tf.data`` input pipeline: from a prepared data set's manifest to batches.
+
+Training batches: decode (:func:`segkit.dataset.load_pair`), cache, shuffle, random patches
+when the images are larger than ``patch_size``, paired augmentation, batch, prefetch.
+Evaluation batches: decode, cache, centre-crop to a size the U-Net accepts, batch, prefetch.
+Images stay raw (float32 0..255): the model normalises them itself. Masks are uint8 class
+indices ``(H, W, 1)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from segkit.dataset.manifest import Manifest, PairRecord, load_pair
+from segkit.training.augment import augment_pair, center_crop, random_patch
+from segkit.training.config import TrainConfig
+
+__all__ = ["make_dataset", "load_arrays", "count_batches"]
+
+AUTOTUNE = tf.data.AUTOTUNE
+
+
+def load_arrays(manifest: Manifest, pairs: Sequence[PairRecord]) -> tuple[np.ndarray, np.ndarray]:
+    """All ``pairs`` in memory: images ``(N, H, W, C)`` uint8 and masks ``(N, H, W)`` uint8."""
+    loaded = [load_pair(manifest, p) for p in pairs]
+    return np.stack([i for i, _ in loaded]), np.stack([m for _, m in loaded])
+
+
+def _decoded(manifest: Manifest, pairs: Sequence[PairRecord], input_context: Any) -> Any:
+    template = manifest.template
+    shape = (template.height, template.width, template.channels)
+    records = tuple(pairs)
+
+    def load(index: Any) -> tuple[np.ndarray, np.ndarray]:
+        image, mask = load_pair(manifest, records[int(index)])
+        return image, mask[..., None]
+
+    def decode(index: Any) -> tuple[Any, Any]:
+        image, mask = tf.numpy_function(load, [index], (tf.uint8, tf.uint8), stateful=False)
+        image.set_shape(shape)
+        mask.set_shape(shape[:2] + (1,))
+        return image, mask
+
+    ds = tf.data.Dataset.range(len(records))
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        ds = ds.shard(input_context.num_input_pipelines, input_context.input_pipeline_id)
+    return ds.map(decode, num_parallel_calls=AUTOTUNE, deterministic=True)
+
+
+def _as_float(image: Any, mask: Any) -> tuple[Any, Any]:
+    return tf.cast(image, tf.float32), mask
+
+
+def make_dataset(
+    manifest: Manifest,
+    part: str,
+    config: TrainConfig,
+    *,
+    training: bool,
+    batch_size: int | None = None,
+    input_context: Any = None,
+    drop_remainder: bool = False,
+) -> tf.data.Dataset:
+    """Batches of ``(image, mask)`` from split part ``part`` of a prepared data set.
+
+    Parameters
+    ----------
+    manifest : Manifest
+    part : {'train', 'val', 'test'}
+    config : TrainConfig
+        Patch size, augmentation, seed, cache and batch size.
+    training : bool
+        Shuffle, cut random patches and augment (else: whole images, fixed order).
+    batch_size : int, optional
+        Overrides ``config.batch_size`` (a per-replica size under a distribution strategy).
+    input_context : tf.distribute.InputContext, optional
+        Shards the pairs between input pipelines (one per worker).
+    drop_remainder : bool
+        Drop the last incomplete batch (a static batch size, as custom training loops need).
+
+    Returns
+    -------
+    tf.data.Dataset
+        ``image`` float32 ``(B, H, W, C)`` raw 0..255 and ``mask`` uint8 ``(B, H, W, 1)``.
+    """
+    pairs = manifest.split(part)
+    if not pairs:
+        raise ValueError(f"{manifest.root}: split part '{part}' has no pairs")
+    template = manifest.template
+    batch = int(batch_size or config.batch_size)
+    ds = _decoded(manifest, pairs, input_context)
+    if config.cache:
+        ds = ds.cache()
+    if training:
+        ds = _training_branch(ds, len(pairs), template.size, config)
+    else:
+        multiple = 2**config.depth
+        ds = ds.map(_as_float).map(lambda i, m: center_crop(i, m, multiple))
+    ds = ds.batch(batch, drop_remainder=drop_remainder)
+    return ds.prefetch(AUTOTUNE)
+
+
+def _training_branch(ds: Any, count: int, size: tuple[int, int], config: TrainConfig) -> Any:
+    if config.patch_size is not None and config.patch_size > min(size):
+        raise ValueError(
+            f"train config field 'patch_size': {config.patch_size} is larger than the images "
+            f"({size[0]}x{size[1]}); use a patch size of at most {min(size)}"
+        )
+    ppi = config.patches_per_image
+    if ppi > 1:
+        ds = ds.flat_map(lambda i, m: tf.data.Dataset.from_tensors((i, m)).repeat(ppi))
+    ds = ds.shuffle(count * ppi, seed=config.seed, reshuffle_each_iteration=True)
+    seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(4)
+    patch = config.patch_size
+    needs_patch = patch is not None and (patch, patch) != tuple(size)
+    multiple = 2**config.depth
+
+    def transform(pair: Any, seed: Any) -> tuple[Any, Any]:
+        image, mask = _as_float(*pair)
+        if needs_patch:
+            image, mask = random_patch(image, mask, int(patch), seed[:2])
+        elif patch is None and (size[0] % multiple or size[1] % multiple):
+            image, mask = center_crop(image, mask, multiple)
+        if config.augment:
+            image, mask = augment_pair(
+                image,
+                mask,
+                seed[2:],
+                flip=config.flip,
+                rotate90=config.rotate90,
+                brightness=config.brightness,
+                contrast=config.contrast,
+            )
+        return image, mask
+
+    ds = tf.data.Dataset.zip((ds, seeds))
+    return ds.map(transform, num_parallel_calls=AUTOTUNE, deterministic=True)
+
+
+def count_batches(count: int, batch_size: int, *, drop_remainder: bool = False) -> int:
+    """Batches per pass over ``count`` samples."""
+    return count // batch_size if drop_remainder else -(-count // batch_size)

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from segkit.training.config import ConfigError, TrainConfig
+
+
+def test_json_round_trip(tmp_path):
+    config = TrainConfig(epochs=3, batch_size=2, patch_size=64, depth=3, optimizer="sgd")
+    assert TrainConfig.from_json(config.to_json()) == config
+    path = config.save(tmp_path / "config.json")
+    assert TrainConfig.load(path) == config
+    assert json.loads(path.read_text())["patch_size"] == 64
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("epochs", 0),
+        ("batch_size", 1.5),
+        ("learning_rate", 0),
+        ("optimizer", "lbfgs"),
+        ("loss", "mse"),
+        ("patch_size", 60),
+        ("augment", "yes"),
+        ("mixed_precision", True),
+        ("monitor", "accuracy"),
+        ("dropout", 1.5),
+    ],
+)
+def test_validation_names_the_field(field, value):
+    with pytest.raises(ConfigError, match=f"'{field}'"):
+        TrainConfig(**{field: value})
+
+
+def test_unknown_key_is_named():
+    with pytest.raises(ConfigError, match="'epoch'"):
+        TrainConfig.from_dict({"epoch": 3})
+
+
+def test_load_names_the_file(tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text('{"epochs": -1}')
+    with pytest.raises(ConfigError, match="bad.json.*'epochs'"):
+        TrainConfig.load(path)
+
+
+def test_replace_and_auto_loss():
+    config = TrainConfig().replace(epochs=7)
+    assert config.epochs == 7
+    assert config.resolved_loss(2) == "bce_dice"
+    assert config.resolved_loss(4) == "ce_dice"
+    assert TrainConfig(loss="focal").resolved_loss(2) == "focal"
