@@ -1,0 +1,321 @@
+"""Saving and loading a model together with what it needs to be used on a raw image.
+
+A saved model is a folder with two files:
+
+- ``model.keras``: the Keras model, saved without its training configuration (no optimizer,
+  loss or metrics), so it loads with plain ``keras.models.load_model(path)`` in a process
+  that has never imported segkit. Its first layer rescales 0..255 to 0..1.
+- ``model.json``: a :class:`ModelInfo`: input shape, classes, colour model, the scale the
+  template applied to the source images, the threshold, the template and the data set
+  fingerprint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["MODEL_FILE", "INFO_FILE", "ModelInfo", "save_model", "load_model"]
+
+MODEL_FILE = "model.keras"
+INFO_FILE = "model.json"
+INFO_FORMAT_VERSION = 1
+_COLOR_MODELS = ("rgb", "grayscale", "binary")
+
+
+def _segkit_version() -> str:
+    from segkit import __version__
+
+    return __version__
+
+
+def _bad(name: str, value: Any, expected: str) -> ValueError:
+    return ValueError(f"model info field '{name}': invalid value {value!r}; expected {expected}")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What a model needs to be applied to a raw image, saved as ``model.json``.
+
+    Parameters
+    ----------
+    input_shape : (height, width, channels)
+        The training input size (height/width may be ``None``); tiled prediction uses
+        height x width as the default tile size.
+    num_classes : int
+        Classes including the background.
+    class_names : tuple of str
+        One name per class; default ``background``, ``class1``, ...
+    color_model : {'rgb', 'grayscale', 'binary'}
+        Colour model of the training images; raw images are converted to it.
+    scale : (float, float)
+        ``(rows, cols)`` factor the template applied to source images; raw images are resized
+        by it before prediction and the mask is brought back to the raw size.
+    threshold : float
+        Foreground probability threshold (binary models).
+    template : dict, optional
+        The data set template (``DatasetTemplate.to_dict()``).
+    fingerprint : str
+        Fingerprint of the prepared data set the model was trained on.
+    segkit_version : str
+    """
+
+    input_shape: tuple[int | None, int | None, int]
+    num_classes: int = 2
+    class_names: tuple[str, ...] = ()
+    color_model: str = "rgb"
+    scale: tuple[float, float] = (1.0, 1.0)
+    threshold: float = 0.5
+    template: Mapping[str, Any] | None = None
+    fingerprint: str = ""
+    segkit_version: str = field(default_factory=_segkit_version)
+
+    def __post_init__(self) -> None:
+        shape = self.input_shape
+        if not isinstance(shape, list | tuple) or len(shape) != 3:
+            raise _bad("input_shape", shape, "(height, width, channels)")
+        for i, v in enumerate(shape):
+            ok = isinstance(v, int) and not isinstance(v, bool) and v > 0
+            if not ok and not (v is None and i < 2):
+                raise _bad("input_shape", shape, "positive integers (height/width may be null)")
+        object.__setattr__(self, "input_shape", tuple(shape))
+        k = self.num_classes
+        if isinstance(k, bool) or not isinstance(k, int) or k < 2:
+            raise _bad("num_classes", k, "an integer >= 2 (the background counts)")
+        names = tuple(self.class_names) or ("background",) + tuple(f"class{i}" for i in range(1, k))
+        if len(names) != k or not all(isinstance(n, str) and n for n in names):
+            raise _bad("class_names", list(names), f"{k} non-empty names")
+        object.__setattr__(self, "class_names", names)
+        if self.color_model not in _COLOR_MODELS:
+            raise _bad("color_model", self.color_model, " or ".join(_COLOR_MODELS))
+        scale = self.scale
+        if (
+            not isinstance(scale, list | tuple)
+            or len(scale) != 2
+            or not all(isinstance(s, int | float) and not isinstance(s, bool) for s in scale)
+            or not all(0 < s <= 1000 for s in scale)
+        ):
+            raise _bad("scale", scale, "(rows, cols) factors > 0")
+        object.__setattr__(self, "scale", (float(scale[0]), float(scale[1])))
+        if not isinstance(self.threshold, int | float) or not 0.0 <= self.threshold <= 1.0:
+            raise _bad("threshold", self.threshold, "a probability between 0 and 1")
+        object.__setattr__(self, "threshold", float(self.threshold))
+        if self.template is not None and not isinstance(self.template, Mapping):
+            raise _bad("template", self.template, "a template object or null")
+        if self.input_shape[2] != (3 if self.color_model == "rgb" else 1):
+            raise _bad(
+                "input_shape",
+                list(self.input_shape),
+                f"{3 if self.color_model == 'rgb' else 1} channel(s) for color_model "
+                f"{self.color_model!r}",
+            )
+
+    @property
+    def channels(self) -> int:
+        return int(self.input_shape[2])
+
+    @property
+    def is_binary(self) -> bool:
+        return self.num_classes == 2
+
+    def replace(self, **changes: Any) -> ModelInfo:
+        """A copy with some fields changed (validated again)."""
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": INFO_FORMAT_VERSION,
+            "input_shape": list(self.input_shape),
+            "num_classes": self.num_classes,
+            "class_names": list(self.class_names),
+            "color_model": self.color_model,
+            "scale": list(self.scale),
+            "threshold": self.threshold,
+            "template": None if self.template is None else dict(self.template),
+            "fingerprint": self.fingerprint,
+            "segkit_version": self.segkit_version,
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelInfo:
+        data = dict(data)
+        version = data.pop("format_version", INFO_FORMAT_VERSION)
+        if version != INFO_FORMAT_VERSION:
+            raise _bad("format_version", version, f"{INFO_FORMAT_VERSION}")
+        known = {
+            "input_shape", "num_classes", "class_names", "color_model", "scale", "threshold",
+            "template", "fingerprint", "segkit_version",
+        }  # fmt: skip
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise _bad(unknown[0], data[unknown[0]], f"one of the fields {sorted(known)}")
+        if "input_shape" not in data:
+            raise _bad("input_shape", None, "(height, width, channels)")
+        for key in ("input_shape", "class_names", "scale"):
+            if isinstance(data.get(key), list):
+                data[key] = tuple(data[key])
+        return cls(**data)
+
+    @classmethod
+    def from_json(cls, text: str) -> ModelInfo:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_template(
+        cls,
+        template: Any,
+        *,
+        input_shape: tuple[int | None, int | None, int] | None = None,
+        scale: tuple[float, float] = (1.0, 1.0),
+        fingerprint: str = "",
+        threshold: float = 0.5,
+    ) -> ModelInfo:
+        """Info for a model trained on data prepared with ``template`` (a ``DatasetTemplate``)."""
+        shape = input_shape or (template.height, template.width, template.channels)
+        return cls(
+            input_shape=tuple(shape),
+            num_classes=template.num_classes,
+            class_names=tuple(template.classes.names),
+            color_model=template.color_model,
+            scale=scale,
+            threshold=threshold,
+            template=template.to_dict(),
+            fingerprint=fingerprint,
+        )
+
+    @classmethod
+    def from_manifest(
+        cls,
+        manifest: Any,
+        *,
+        input_shape: tuple[int | None, int | None, int] | None = None,
+        threshold: float = 0.5,
+    ) -> ModelInfo:
+        """Info for a model trained on a prepared data set (a ``segkit.dataset.Manifest``).
+
+        The scale is the median of the training pairs' scales (they are all equal when the
+        source images share one size); fit mode ``tile`` does not rescale.
+        """
+        import numpy as np
+
+        pairs = manifest.split("train") or manifest.pairs
+        scale = (1.0, 1.0)
+        if pairs and manifest.template.fit != "tile":
+            arr = np.asarray([p.scale for p in pairs], dtype=np.float64)
+            scale = (float(np.median(arr[:, 0])), float(np.median(arr[:, 1])))
+        return cls.from_template(
+            manifest.template,
+            input_shape=input_shape,
+            scale=scale,
+            fingerprint=manifest.fingerprint,
+            threshold=threshold,
+        )
+
+    @classmethod
+    def from_model(cls, model: Any) -> ModelInfo:
+        """Info inferred from a model alone (no scale, colour model from its channels)."""
+        shape = tuple(model.input_shape[1:])
+        channels = int(model.output_shape[-1])
+        return cls(
+            input_shape=shape,
+            num_classes=2 if channels == 1 else channels,
+            color_model="rgb" if shape[2] == 3 else "grayscale",
+        )
+
+
+def _inference_copy(model: Any) -> Any:
+    """The same layers and weights without the compile state (loss, metrics, optimizer)."""
+    import keras
+
+    if not getattr(model, "compiled", False):
+        return model
+    try:
+        return keras.Model(model.inputs, model.outputs, name=model.name)
+    except (AttributeError, ValueError, TypeError):  # not a functional model
+        return model
+
+
+def save_model(model: Any, directory: str | Path, info: ModelInfo) -> Path:
+    """Write ``DIR/model.keras`` and ``DIR/model.json``, each atomically.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Saved without its compile state, so that it loads anywhere with plain Keras.
+    directory : path
+        Created when missing; existing files of the same names are replaced.
+    info : ModelInfo
+
+    Returns
+    -------
+    Path
+        The ``model.keras`` file.
+    """
+    from segkit.io import atomic_write_text
+
+    if not isinstance(info, ModelInfo):
+        raise TypeError(f"save_model: info must be a ModelInfo, got {type(info).__name__}")
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    target = out / MODEL_FILE
+    tmp_dir = Path(tempfile.mkdtemp(prefix=".model.", suffix=".part", dir=out))
+    try:
+        tmp = tmp_dir / MODEL_FILE  # Keras insists on the .keras suffix
+        _inference_copy(model).save(tmp)
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    atomic_write_text(out / INFO_FILE, info.to_json())
+    return target
+
+
+def load_model(path: str | Path, *, compile: bool = False) -> tuple[Any, ModelInfo]:
+    """Load a model saved by :func:`save_model`.
+
+    Parameters
+    ----------
+    path : path
+        The folder (a run folder works), or its ``model.keras`` (any ``.keras`` file; without
+        a ``model.json`` beside it the info is inferred from the model).
+    compile : bool
+        Restore the compile state too, when the file has one (segkit's losses and metrics
+        are registered on import of this module's callers).
+
+    Returns
+    -------
+    (keras.Model, ModelInfo)
+    """
+    import keras
+
+    import segkit.losses  # noqa: F401 - registers the losses for compiled checkpoints
+    import segkit.metrics  # noqa: F401
+
+    p = Path(path)
+    model_path = p / MODEL_FILE if p.is_dir() else p
+    if not model_path.is_file():
+        where = f"{p} holds no {MODEL_FILE}" if p.is_dir() else f"{p} does not exist"
+        raise FileNotFoundError(f"{where}; expected a model folder or a .keras file")
+    if model_path.suffix != ".keras":
+        raise ValueError(f"{model_path}: expected a .keras model file")
+    try:
+        model = keras.models.load_model(model_path, compile=compile)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ValueError(f"{model_path}: cannot load the model ({exc})") from None
+    info_path = model_path.with_name(INFO_FILE)
+    if info_path.is_file():
+        try:
+            info = ModelInfo.from_json(info_path.read_text(encoding="utf-8"))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{info_path}: {exc}") from None
+    else:
+        info = ModelInfo.from_model(model)
+    return model, info
