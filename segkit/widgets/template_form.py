@@ -165,7 +165,10 @@ class TemplateForm:
             err.value = f'<span style="color:#c62828">{html.escape(msg)}</span>' if msg else ""
         if result.ok and result.template is not None:
             self.status.value = f"wrote <code>{html.escape(str(result.path))}</code>"
-            self.preview.value = f"<pre>{html.escape(result.template.to_json())}</pre>"
+            self.preview.value = (
+                '<pre style="line-height:1.3;background:#f5f5f5;padding:8px;margin:0">'
+                f"{html.escape(result.template.to_json())}</pre>"
+            )
         else:
             n = len(result.errors)
             self.status.value = (

@@ -1,0 +1,175 @@
+"""``segkit ui``: serve the dataset template form as a web page on 127.0.0.1 (via Voilà).
+
+By default it serves a one-cell notebook holding :class:`segkit.widgets.TemplateForm` that
+writes the template to ``--output`` (an absolute path, so the file lands where the command
+was started). ``--notebook`` serves another notebook instead, e.g.
+``notebooks/01_dataset_template.ipynb``. The page is protected by a random token that is part
+of the printed URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+__all__ = ["register", "free_port", "form_notebook", "voila_command", "serving"]
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that is free on ``host`` right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def form_notebook(output: str | Path) -> str:
+    """The JSON of a notebook that shows the template form writing to ``output``."""
+    import nbformat
+    from nbformat.v4 import new_code_cell, new_notebook
+
+    source = (
+        "from segkit.widgets import TemplateForm\n"
+        f"TemplateForm({str(Path(output).expanduser().resolve())!r})"
+    )
+    nb = new_notebook(cells=[new_code_cell(source, id="form")])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    return str(nbformat.writes(nb))
+
+
+def voila_command(notebook: str | Path, *, port: int, token: str, host: str = "127.0.0.1") -> list:
+    """The command line that serves ``notebook`` with Voilà on ``host:port``."""
+    return [
+        sys.executable,
+        "-m",
+        "voila",
+        str(notebook),
+        "--no-browser",
+        f"--port={port}",
+        f"--Voila.ip={host}",
+        f"--token={token}",
+        "--strip_sources=True",
+        "--show_tracebacks=True",
+    ]
+
+
+@contextmanager
+def serving(
+    notebook: str | Path,
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 60.0,
+    log: str | Path | None = None,
+) -> Iterator[str]:
+    """Serve ``notebook`` with Voilà on 127.0.0.1 for the duration of a ``with`` block.
+
+    Yields the URL (with its token) once the server answers; stops the server on exit.
+    The kernel runs in the notebook's directory.
+
+    Parameters
+    ----------
+    notebook : path
+    env : mapping, optional
+        Extra environment variables for the server and its kernel.
+    timeout : float
+        Seconds to wait for the server to answer.
+    log : path, optional
+        File that receives the server's output (default: discarded).
+    """
+    port, token = free_port(), secrets.token_urlsafe(16)
+    url = f"http://127.0.0.1:{port}/?token={token}"
+    nb = Path(notebook).resolve()
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        voila_command(nb, port=port, token=token),
+        cwd=nb.parent,
+        env={**os.environ, **(env or {})},
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"Voila exited with code {proc.returncode} serving {nb}")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=2):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"Voila did not answer on port {port} within {timeout:g} s"
+                    ) from None
+                time.sleep(0.3)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        if log:
+            out.close()  # type: ignore[union-attr]
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "ui",
+        help="serve the dataset template form as a web page on 127.0.0.1",
+        description=(
+            "Serve the 'Dataset Parameters Configuration' form with Voila on 127.0.0.1 and "
+            "print its URL. 'Generate settings' writes the template to --output."
+        ),
+    )
+    p.add_argument("--output", default="template.json", help="template JSON to write")
+    p.add_argument("--notebook", help="serve this notebook instead of the bare form")
+    p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    p.add_argument("--token", help="access token (default: a random one)")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if shutil.which("voila") is None and not _has_module("voila"):
+        raise FileNotFoundError(
+            "Voila is not installed; install the notebook extra: pip install 'segkit[notebooks]'"
+        )
+    port = args.port or free_port()
+    token = args.token or secrets.token_urlsafe(16)
+    with tempfile.TemporaryDirectory(prefix="segkit-ui-") as tmp:
+        if args.notebook:
+            notebook = Path(args.notebook)
+            if not notebook.is_file():
+                raise FileNotFoundError(f"{notebook}: no such notebook")
+        else:
+            notebook = Path(tmp) / "template_form.ipynb"
+            notebook.write_text(form_notebook(args.output), encoding="utf-8")
+        print(f"segkit ui: serving the template form at http://127.0.0.1:{port}/?token={token}")
+        print("segkit ui: press Ctrl-C to stop", flush=True)
+        proc = subprocess.Popen(voila_command(notebook, port=port, token=token))
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            proc.terminate()
+            proc.wait(timeout=10)
+            raise
+
+
+def _has_module(name: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(name) is not None
