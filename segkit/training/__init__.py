@@ -1,5 +1,22 @@
-"""Training: the configuration, the input pipeline and the training loop."""
+"""Training: the configuration, the ``tf.data`` input pipeline and the training loop.
+
+``TrainConfig`` imports without TensorFlow; ``train`` and ``make_dataset`` load it on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 from segkit.training.config import ConfigError, TrainConfig
 
-__all__ = ["ConfigError", "TrainConfig"]
+__all__ = ["ConfigError", "TrainConfig", "train", "make_dataset"]
+
+_LAZY = {"train": "segkit.training.loop", "make_dataset": "segkit.training.pipeline"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'segkit.training' has no attribute {name!r}")

@@ -99,6 +99,9 @@ class TrainConfig:
         Limit the batches per epoch (``None``: one pass over the data).
     sample_figures : int
         Validation/test images drawn in ``figures/predictions.png``; 0 disables.
+    mlflow_tracking_uri : str, optional
+        Also log the run to MLflow there (default: ``MLFLOW_TRACKING_URI`` when set).
+    mlflow_experiment : str
     """
 
     epochs: int = 20
@@ -127,6 +130,8 @@ class TrainConfig:
     cache: bool = True
     steps_per_epoch: int | None = None
     sample_figures: int = 4
+    mlflow_tracking_uri: str | None = None
+    mlflow_experiment: str = "segkit"
 
     def __post_init__(self) -> None:
         _int("epochs", self.epochs, 1)
@@ -165,6 +170,11 @@ class TrainConfig:
         if self.steps_per_epoch is not None:
             _int("steps_per_epoch", self.steps_per_epoch, 1)
         _int("sample_figures", self.sample_figures, 0, 32)
+        uri = self.mlflow_tracking_uri
+        if uri is not None and (not isinstance(uri, str) or not uri):
+            raise _bad("mlflow_tracking_uri", uri, "a tracking URI such as sqlite:///mlflow.db")
+        if not isinstance(self.mlflow_experiment, str) or not self.mlflow_experiment:
+            raise _bad("mlflow_experiment", self.mlflow_experiment, "a non-empty name")
 
     def resolved_loss(self, num_classes: int) -> str:
         """The loss name to use for ``num_classes`` (resolves ``auto``)."""

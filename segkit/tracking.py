@@ -1,0 +1,129 @@
+"""Optional MLflow logging of a run: parameters, per-epoch metrics, artifacts and the model.
+
+Active when ``mlflow`` is importable and a tracking URI is given (``TrainConfig`` field
+``mlflow_tracking_uri`` or the ``MLFLOW_TRACKING_URI`` environment variable). The MLflow run id
+is stored in the run folder (``mlflow.json``), so a resumed run keeps logging to the same
+MLflow run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from segkit.io import atomic_write_text
+
+__all__ = ["tracking_uri", "MLflowLogger"]
+
+_ARTIFACTS = (
+    "config.json",
+    "template.json",
+    "dataset.json",
+    "environment.json",
+    "history.csv",
+    "metrics.json",
+)
+
+
+def tracking_uri(configured: str | None = None) -> str | None:
+    """The MLflow tracking URI to use, or ``None`` when MLflow logging is off."""
+    uri = configured or os.environ.get("MLFLOW_TRACKING_URI")
+    if not uri:
+        return None
+    try:
+        import mlflow  # noqa: F401
+    except ImportError:
+        return None
+    return uri
+
+
+def _flat(prefix: str, value: Any, out: dict[str, Any]) -> None:
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _flat(f"{prefix}.{k}" if prefix else str(k), v, out)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        out[prefix] = float(value)
+
+
+class MLflowLogger(keras.callbacks.Callback):
+    """Log a segkit run to MLflow.
+
+    Parameters
+    ----------
+    run_dir : path
+        The segkit run folder (its id names the MLflow run).
+    uri : str
+        MLflow tracking URI (``sqlite:///...``, ``file:...``, ``http://...``).
+    params : dict
+        Logged once as parameters (the config and the data set fingerprint).
+    experiment : str
+        MLflow experiment name.
+    """
+
+    def __init__(
+        self, run_dir: str | Path, uri: str, params: dict[str, Any], *, experiment: str = "segkit"
+    ) -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.uri = uri
+        self.params = params
+        self.experiment = experiment
+        self.mlflow_run_id: str | None = None
+
+    def _client(self) -> Any:
+        import mlflow
+
+        mlflow.set_tracking_uri(self.uri)
+        return mlflow
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        mlflow = self._client()
+        record = self.run_dir / "mlflow.json"
+        previous = json.loads(record.read_text()) if record.is_file() else {}
+        if previous.get("uri") == self.uri and previous.get("run_id"):
+            self.mlflow_run_id = previous["run_id"]
+            return
+        mlflow.set_experiment(self.experiment)
+        run = mlflow.start_run(run_name=self.run_dir.name)
+        try:
+            self.mlflow_run_id = run.info.run_id
+            mlflow.log_params({k: str(v) for k, v in self.params.items()})
+            mlflow.set_tags({"segkit.run_dir": str(self.run_dir.resolve())})
+        finally:
+            mlflow.end_run()
+        payload = {"uri": self.uri, "run_id": self.mlflow_run_id, "experiment": self.experiment}
+        atomic_write_text(record, json.dumps(payload, indent=2) + "\n")
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        if not self.mlflow_run_id:
+            return
+        metrics: dict[str, Any] = {}
+        _flat("", dict(logs or {}), metrics)
+        client = self._client().MlflowClient(tracking_uri=self.uri)
+        for key, value in metrics.items():
+            client.log_metric(self.mlflow_run_id, key, value, step=epoch + 1)
+
+    def finish(self, metrics: dict[str, Any]) -> None:
+        """Log the final metrics, the run's files and the model; mark the MLflow run finished."""
+        if not self.mlflow_run_id:
+            return
+        mlflow = self._client()
+        client = mlflow.MlflowClient(tracking_uri=self.uri)
+        flat: dict[str, Any] = {}
+        _flat("final", metrics, flat)
+        for key, value in flat.items():
+            client.log_metric(self.mlflow_run_id, key, value)
+        for name in _ARTIFACTS:
+            if (self.run_dir / name).is_file():
+                client.log_artifact(self.mlflow_run_id, str(self.run_dir / name))
+        for name in ("model.keras", "model.json"):
+            if (self.run_dir / name).is_file():
+                client.log_artifact(self.mlflow_run_id, str(self.run_dir / name), "model")
+        figures = self.run_dir / "figures"
+        if figures.is_dir():
+            client.log_artifacts(self.mlflow_run_id, str(figures), "figures")
+        client.set_terminated(self.mlflow_run_id, "FINISHED")

@@ -1,0 +1,153 @@
+"""The run's memory during training: history, best and last checkpoints, early stopping.
+
+After every epoch :class:`RunCheckpoint` writes, in this order, each file atomically:
+
+1. ``checkpoints/last-EPOCH.keras``: the whole model with its optimizer state;
+2. ``checkpoints/best.weights.h5`` when ``monitor`` improved;
+3. ``checkpoints/state.json``: epochs done, the history, the best value and the early-stopping
+   counter, naming the checkpoint of step 1;
+4. ``history.csv``.
+
+``state.json`` is the commit point: a run killed at any moment resumes from the epoch it names,
+with the checkpoint it names, and its history never holds an epoch twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from segkit.io import atomic_write_text
+
+__all__ = ["RunCheckpoint", "read_state", "write_history_csv", "STATE_NAME"]
+
+STATE_NAME = "state.json"
+BEST_WEIGHTS = "best.weights.h5"
+
+
+def read_state(run_dir: str | Path) -> dict[str, Any] | None:
+    """The saved training state of a run folder, or ``None`` before its first epoch ended."""
+    path = Path(run_dir) / "checkpoints" / STATE_NAME
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: unreadable training state ({exc})") from None
+
+
+def write_history_csv(path: str | Path, history: list[dict[str, float]]) -> Path:
+    """Write one row per epoch (columns: ``epoch`` then the logged values) atomically."""
+    columns: list[str] = ["epoch"]
+    for row in history:
+        columns += [k for k in row if k not in columns]
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: row.get(k, "") for k in columns})
+    return atomic_write_text(path, buf.getvalue())
+
+
+def _save_model(model: keras.Model, target: Path) -> None:
+    tmp = target.with_name(f".{target.stem}.part.keras")
+    model.save(tmp)
+    os.replace(tmp, target)
+
+
+def _save_weights(model: keras.Model, target: Path) -> None:
+    tmp = target.with_name(f".{target.name[: -len('.weights.h5')]}.part.weights.h5")
+    model.save_weights(tmp)
+    os.replace(tmp, target)
+
+
+class RunCheckpoint(keras.callbacks.Callback):
+    """Keep the history, the best weights and the last full checkpoint; stop early.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run folder; files go to ``run_dir/checkpoints`` and ``run_dir/history.csv``.
+    monitor : str
+        Logged value that decides "best" (``*loss`` is minimised, anything else maximised).
+    patience : int
+        Stop after this many epochs without improvement; 0 never stops early.
+    state : dict, optional
+        The state read by :func:`read_state` when resuming a run.
+    """
+
+    def __init__(
+        self,
+        run_dir: str | Path,
+        *,
+        monitor: str = "val_loss",
+        patience: int = 0,
+        state: dict[str, Any] | None = None,
+    ) -> None:
+        super().__init__()
+        self.run_dir = Path(run_dir)
+        self.checkpoints = self.run_dir / "checkpoints"
+        self.monitor = monitor
+        self.patience = patience
+        self.minimise = monitor.endswith("loss")
+        state = state or {}
+        self.history: list[dict[str, float]] = list(state.get("history", []))
+        self.best: float | None = state.get("best")
+        self.best_epoch: int | None = state.get("best_epoch")
+        self.wait: int = int(state.get("wait", 0))
+        self.stopped_early: bool = bool(state.get("stopped_early", False))
+
+    def _improved(self, value: float) -> bool:
+        if math.isnan(value):
+            return False
+        if self.best is None:
+            return True
+        return value < self.best if self.minimise else value > self.best
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        logs = dict(logs or {})
+        row = {"epoch": epoch + 1}
+        row.update({k: float(v) for k, v in logs.items() if _is_number(v)})
+        self.history.append(row)
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        last = self.checkpoints / f"last-{epoch + 1:04d}.keras"
+        _save_model(self.model, last)
+        value = row.get(self.monitor)
+        if value is not None and self._improved(value):
+            self.best, self.best_epoch, self.wait = value, epoch + 1, 0
+            _save_weights(self.model, self.checkpoints / BEST_WEIGHTS)
+        else:
+            self.wait += 1
+        if self.patience and self.wait >= self.patience:
+            self.stopped_early = True
+            self.model.stop_training = True
+        state = {
+            "epoch": epoch + 1,
+            "last": last.name,
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "monitor": self.monitor,
+            "wait": self.wait,
+            "stopped_early": self.stopped_early,
+            "history": self.history,
+        }
+        atomic_write_text(self.checkpoints / STATE_NAME, json.dumps(state, indent=1) + "\n")
+        for old in self.checkpoints.glob("last-*.keras"):
+            if old != last:
+                old.unlink(missing_ok=True)
+        write_history_csv(self.run_dir / "history.csv", self.history)
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        float(value)
+    except (TypeError, ValueError):
+        return False
+    return True

@@ -1,0 +1,349 @@
+"""``train``: from a prepared data set and a config to a run folder with a trained model.
+
+The run folder ``RUNS/<run-id>/`` holds ``config.json``, ``template.json``, ``dataset.json``,
+``environment.json``, ``history.csv``, ``metrics.json``, ``model.keras`` + ``model.json`` (the
+best weights, saved with :func:`segkit.models.save_model`), ``checkpoints/``, ``figures/`` and
+``tensorboard/``. Calling :func:`train` again with the same ``run_id`` resumes an interrupted
+run from its last checkpoint (weights, optimizer state and epoch).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+import segkit.losses
+import segkit.metrics
+from segkit.dataset import Manifest, load_manifest
+from segkit.io import atomic_path, atomic_write_text
+from segkit.models import ModelInfo, build_unet, save_model
+from segkit.tracking import MLflowLogger, tracking_uri
+from segkit.training.callbacks import BEST_WEIGHTS, RunCheckpoint, read_state
+from segkit.training.config import TrainConfig
+from segkit.training.distributed import StrategyInfo, fit_custom, select_strategy
+from segkit.training.pipeline import load_arrays, make_dataset
+from segkit.training.rundir import (
+    check_resumable,
+    environment_info,
+    new_run_id,
+    write_run_files,
+)
+
+if TYPE_CHECKING:
+    from segkit.runs import Run
+
+__all__ = ["train", "build_model", "make_optimizer"]
+
+
+def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
+    """The optimizer named by ``config.optimizer`` with its learning rate and weight decay."""
+    lr, wd = config.learning_rate, config.weight_decay or None
+    if config.optimizer == "adam":
+        return keras.optimizers.Adam(lr, weight_decay=wd)
+    if config.optimizer == "adamw":
+        return keras.optimizers.AdamW(lr, weight_decay=config.weight_decay or 0.004)
+    if config.optimizer == "sgd":
+        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=wd)
+    return keras.optimizers.RMSprop(lr, weight_decay=wd)
+
+
+def build_model(config: TrainConfig, channels: int, num_classes: int) -> keras.Model:
+    """The U-Net of ``config`` for any input size, compiled with its optimizer, loss, metrics."""
+    model = _architecture(config, channels, num_classes)
+    model.compile(
+        optimizer=make_optimizer(config),
+        loss=segkit.losses.get_loss(config.resolved_loss(num_classes), num_classes),
+        metrics=segkit.metrics.get_metrics(num_classes, threshold=config.threshold),
+    )
+    return model
+
+
+def _architecture(config: TrainConfig, channels: int, num_classes: int) -> keras.Model:
+    return build_unet(
+        (None, None, channels),
+        num_classes,
+        depth=config.depth,
+        base_filters=config.base_filters,
+        batch_norm=config.batch_norm,
+        dropout=config.dropout,
+        upsampling=config.upsampling,
+    )
+
+
+def _precision(config: TrainConfig, gpus: int) -> str:
+    if config.mixed_precision == "on" or (config.mixed_precision == "auto" and gpus > 0):
+        return "mixed_float16"
+    return "float32"
+
+
+def train(
+    dataset_dir: str | Path,
+    config: TrainConfig | None = None,
+    *,
+    runs_dir: str | Path = "runs",
+    run_id: str | None = None,
+    callbacks: Sequence[keras.callbacks.Callback] = (),
+) -> Run:
+    """Train a U-Net on a prepared data set and record everything in a run folder.
+
+    Parameters
+    ----------
+    dataset_dir : path
+        A prepared data set (``segkit prepare``): its ``train`` part is trained on, its ``val``
+        part picks the best epoch and its ``test`` part gives the final metrics.
+    config : TrainConfig, optional
+        Hyper-parameters (default ``TrainConfig()``).
+    runs_dir : path
+        Parent folder of the run folders.
+    run_id : str, optional
+        Name of the run folder; a new time-stamped id when ``None``. An existing, unfinished
+        run with this id is resumed from its last checkpoint.
+    callbacks : sequence of keras.callbacks.Callback
+        Extra Keras callbacks (called on every worker under a multi-worker strategy).
+
+    Returns
+    -------
+    Run
+        The run folder, loaded. Under a multi-worker strategy worker 0 writes the run folder
+        and worker N > 0 writes its own copy to ``<run folder>/workers/worker-N``.
+    """
+    config = config or TrainConfig()
+    manifest = load_manifest(dataset_dir)
+    if not manifest.split("train"):
+        raise ValueError(f"{manifest.root}: the data set has no 'train' pairs to train on")
+    info = select_strategy()
+    run_id = run_id or new_run_id(config, manifest.fingerprint)
+    run_dir = Path(runs_dir) / run_id
+    if not info.is_chief:
+        run_dir = run_dir / "workers" / f"worker-{info.worker}"
+    previous_policy = keras.mixed_precision.global_policy().name
+    precision = _precision(config, info.gpus)
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        _train(manifest, config, info, run_dir, precision, list(callbacks))
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+    from segkit.runs import load_run
+
+    return load_run(run_dir)
+
+
+def _train(
+    manifest: Manifest,
+    config: TrainConfig,
+    info: StrategyInfo,
+    run_dir: Path,
+    precision: str,
+    user_callbacks: list[keras.callbacks.Callback],
+) -> None:
+    state = read_state(run_dir)
+    if state is not None:
+        check_resumable(run_dir, config, manifest.fingerprint)
+        config.save(run_dir / "config.json")
+        if (run_dir / "model.json").is_file() and _finished(state, config):
+            return
+    else:
+        env = environment_info(info.kind, info.replicas, precision)
+        write_run_files(run_dir, config, manifest, env)
+    keras.utils.set_random_seed(config.seed)
+    template = manifest.template
+    num_classes = template.num_classes
+    with info.strategy.scope():
+        if state is not None:
+            model = keras.models.load_model(run_dir / "checkpoints" / state["last"])
+        else:
+            model = build_model(config, template.channels, num_classes)
+    has_val = bool(manifest.split("val"))
+    monitor = config.monitor if has_val else config.monitor.removeprefix("val_")
+    checkpoint = RunCheckpoint(run_dir, monitor=monitor, patience=config.patience, state=state)
+    tracker = _tracker(config, run_dir, manifest)
+    cbs: list[keras.callbacks.Callback] = [checkpoint, *user_callbacks]
+    if tracker is not None:
+        cbs.append(tracker)
+    initial_epoch = int(state["epoch"]) if state else 0
+    start = time.perf_counter()
+    if initial_epoch < config.epochs and not (state or {}).get("stopped_early"):
+        _fit(model, manifest, config, info, cbs, initial_epoch, has_val, run_dir)
+    seconds = time.perf_counter() - start
+    _finish(model, manifest, config, checkpoint, run_dir, seconds, precision, tracker)
+
+
+def _finished(state: dict[str, Any], config: TrainConfig) -> bool:
+    return bool(state.get("stopped_early")) or int(state.get("epoch", 0)) >= config.epochs
+
+
+def _tracker(config: TrainConfig, run_dir: Path, manifest: Manifest) -> MLflowLogger | None:
+    uri = tracking_uri(config.mlflow_tracking_uri)
+    if uri is None:
+        return None
+    params = {**config.to_dict(), "dataset_fingerprint": manifest.fingerprint}
+    params.pop("mlflow_tracking_uri", None)
+    return MLflowLogger(run_dir, uri, params, experiment=config.mlflow_experiment)
+
+
+def _fit(
+    model: keras.Model,
+    manifest: Manifest,
+    config: TrainConfig,
+    info: StrategyInfo,
+    cbs: list[keras.callbacks.Callback],
+    initial_epoch: int,
+    has_val: bool,
+    run_dir: Path,
+) -> None:
+    if info.kind == "multi_worker":
+        per_replica = max(1, config.batch_size // info.replicas)
+
+        def train_fn(ctx: Any) -> tf.data.Dataset:
+            ds = make_dataset(
+                manifest, "train", config, training=True, batch_size=per_replica,
+                input_context=ctx, drop_remainder=True,
+            )  # fmt: skip
+            return ds.take(config.steps_per_epoch) if config.steps_per_epoch else ds
+
+        def val_fn(ctx: Any) -> tf.data.Dataset:
+            return make_dataset(
+                manifest, "val", config, training=False, batch_size=per_replica, input_context=ctx
+            )
+
+        fit_custom(
+            model, info, train_fn, val_fn if has_val else None,
+            epochs=config.epochs, initial_epoch=initial_epoch,
+            global_batch_size=per_replica * info.replicas,
+            num_classes=manifest.template.num_classes, callbacks=cbs, threshold=config.threshold,
+        )  # fmt: skip
+        return
+    train_ds = make_dataset(manifest, "train", config, training=True)
+    if config.steps_per_epoch:
+        train_ds = train_ds.repeat()
+    val_ds = make_dataset(manifest, "val", config, training=False) if has_val else None
+    if _tensorboard_available():
+        cbs = [*cbs, keras.callbacks.TensorBoard(run_dir / "tensorboard", write_graph=False)]
+    model.fit(
+        train_ds,
+        validation_data=val_ds,
+        epochs=config.epochs,
+        initial_epoch=initial_epoch,
+        steps_per_epoch=config.steps_per_epoch,
+        callbacks=cbs,
+        shuffle=False,
+        verbose=0,
+    )
+
+
+def _tensorboard_available() -> bool:
+    try:
+        import tensorboard  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _finish(
+    model: keras.Model,
+    manifest: Manifest,
+    config: TrainConfig,
+    checkpoint: RunCheckpoint,
+    run_dir: Path,
+    seconds: float,
+    precision: str,
+    tracker: MLflowLogger | None,
+) -> None:
+    best = run_dir / "checkpoints" / BEST_WEIGHTS
+    if best.is_file():
+        model.load_weights(best)
+    template = manifest.template
+    metrics: dict[str, Any] = {
+        "epochs": len(checkpoint.history),
+        "best_epoch": checkpoint.best_epoch,
+        "monitor": checkpoint.monitor,
+        "best": checkpoint.best,
+        "stopped_early": checkpoint.stopped_early,
+        "train_seconds_last_session": round(seconds, 2),
+    }
+    if checkpoint.best_epoch is not None:
+        row = checkpoint.history[checkpoint.best_epoch - 1]
+        metrics["best_epoch_logs"] = {k: v for k, v in row.items() if k != "epoch"}
+    for part in ("val", "test"):
+        if manifest.split(part):
+            ds = make_dataset(manifest, part, config, training=False)
+            values = model.evaluate(ds, verbose=0, return_dict=True)
+            metrics[part] = {k: float(v) for k, v in values.items()}
+    final = model
+    if precision != "float32":
+        keras.mixed_precision.set_global_policy("float32")
+        final = _architecture(config, template.channels, template.num_classes)
+        final.set_weights(model.get_weights())
+    save_model(final, run_dir, _model_info(manifest, config))
+    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    _write_figures(final, manifest, config, run_dir)
+    if tracker is not None:
+        tracker.finish(metrics)
+
+
+def _model_info(manifest: Manifest, config: TrainConfig) -> ModelInfo:
+    template = manifest.template
+    pairs = manifest.split("train") or manifest.pairs
+    scale = (
+        float(statistics.median(p.scale[0] for p in pairs)),
+        float(statistics.median(p.scale[1] for p in pairs)),
+    )
+    size = config.patch_size
+    shape = (size or template.height, size or template.width, template.channels)
+    return ModelInfo(
+        input_shape=shape,
+        num_classes=template.num_classes,
+        class_names=template.classes.names,
+        color_model=template.color_model,
+        scale=scale,
+        threshold=config.threshold,
+        template=template.to_dict(),
+        fingerprint=manifest.fingerprint,
+    )
+
+
+def _write_figures(model: keras.Model, manifest: Manifest, config: TrainConfig, run: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    from segkit.viz import plot_history, prediction_grid
+
+    figures = run / "figures"
+    figures.mkdir(exist_ok=True)
+    if (run / "history.csv").is_file():
+        _save_figure(plot_history(run / "history.csv"), figures / "history.png", plt)
+    if not config.sample_figures:
+        return
+    pairs = (manifest.split("test") or manifest.split("val") or manifest.split("train"))[
+        : config.sample_figures
+    ]
+    images, masks = load_arrays(manifest, pairs)
+    multiple = 2**config.depth
+    h, w = (images.shape[1] // multiple) * multiple, (images.shape[2] // multiple) * multiple
+    images, masks = images[:, :h, :w], masks[:, :h, :w]
+    proba = model.predict(images.astype(np.float32), verbose=0, batch_size=config.batch_size)
+    if proba.shape[-1] == 1:
+        predictions = (proba[..., 0] > config.threshold).astype(np.uint8)
+    else:
+        predictions = np.argmax(proba, axis=-1).astype(np.uint8)
+    fig = prediction_grid(
+        list(images), list(masks), list(predictions), titles=[p.name for p in pairs],
+        max_samples=config.sample_figures,
+    )  # fmt: skip
+    _save_figure(fig, figures / "predictions.png", plt)
+
+
+def _save_figure(fig: Any, target: Path, plt: Any) -> None:
+    with atomic_path(target) as tmp:
+        fig.savefig(tmp, format="png", dpi=80, bbox_inches="tight")
+    plt.close(fig)
