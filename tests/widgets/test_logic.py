@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from segkit.template import DatasetTemplate, TemplateError, load_template
@@ -79,3 +80,28 @@ def test_output_must_be_a_file(tmp_path):
     assert (
         "directory" in logic.validate_form(_values(tmp_path, output=str(tmp_path))).errors["output"]
     )
+
+
+def test_update_history_pads_late_metrics():
+    history: dict[str, list[float]] = {}
+    logic.update_history(history, {"loss": 1.0, "note": "text"})
+    logic.update_history(history, {"loss": 0.5, "val_loss": 0.7})
+    logic.update_history(history, None)
+    assert history["loss"][:2] == [1.0, 0.5]
+    assert np.isnan(history["val_loss"][0]) and history["val_loss"][1] == 0.7
+    assert all(len(v) == 3 for v in history.values()) and "note" not in history
+
+
+def test_select_curves_and_progress_text():
+    history = {"loss": [1.0], "val_loss": [2.0], "dice": [0.1], "val_iou": [0.3]}
+    assert set(logic.select_curves(history, ("loss", "dice"))) == {"loss", "val_loss", "dice"}
+    text = logic.progress_text(3, 10, {"loss": 0.41234, "dice": 0.7, "x": "skip"})
+    assert text == "epoch 3/10 - loss 0.4123 - dice 0.7"
+    assert logic.progress_text(2, None, {}) == "epoch 2"
+
+
+def test_figure_png():
+    from segkit.viz import plot_history
+
+    png = logic.figure_png(plot_history({"loss": [1.0, 0.5]}))
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
