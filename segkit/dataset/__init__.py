@@ -1,8 +1,13 @@
-"""Reading source data sets and preparing them to a template.
+"""Reading source data sets and adapting them to a template.
 
+- :func:`discover_pairs`: find image/mask pairs in any supported layout.
+- :func:`inspect_dataset`: report on a source data set (pairs, problems, mask values).
+- :func:`prepare_dataset`: write the prepared data set (``segkit prepare``).
 - :func:`load_manifest`, :func:`load_pair`: read a prepared data set.
 """
 
+from segkit.dataset.discover import Discovery, SourceLayout, SourcePair, discover_pairs
+from segkit.dataset.inspect import InspectReport, inspect_dataset
 from segkit.dataset.manifest import (
     Manifest,
     ManifestError,
@@ -12,13 +17,23 @@ from segkit.dataset.manifest import (
     load_manifest,
     load_pair,
 )
+from segkit.dataset.prepare import PrepareError, PrepareReport, prepare_dataset
 
 __all__ = [
+    "Discovery",
+    "InspectReport",
     "Manifest",
     "ManifestError",
     "PairRecord",
+    "PrepareError",
+    "PrepareReport",
     "SkippedFile",
+    "SourceLayout",
+    "SourcePair",
     "compute_fingerprint",
+    "discover_pairs",
+    "inspect_dataset",
     "load_manifest",
     "load_pair",
+    "prepare_dataset",
 ]

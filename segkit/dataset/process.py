@@ -1,0 +1,208 @@
+"""Turn one source pair into prepared output files (the work each worker process does).
+
+A worker reads each source file once, hashes its bytes, decodes them, converts the image
+to the template's colour model and the mask to classes, fits both to the template size,
+encodes them and writes them under the (temporary) output folder. It keeps nothing: the
+result is the list of manifest records, so memory stays flat with the number of pairs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from segkit.dataset.convert import binarize, fit_pair, to_color_model
+from segkit.dataset.masks import decode_mask, encode_mask, mask_to_classes, merge_masks
+from segkit.io import ImageReadError, decode_image, encode_image, to_uint8
+from segkit.template import DatasetTemplate
+
+__all__ = ["PairTask", "TaskContext", "TaskResult", "process_pair", "output_paths"]
+
+
+@dataclass(frozen=True)
+class PairTask:
+    """One source pair to prepare.
+
+    ``previous`` holds the manifest records an earlier run wrote for the same source pair
+    (same template, name and split part): when the source bytes still hash the same, those
+    output files are linked instead of encoded again.
+    """
+
+    name: str
+    split: str
+    group: str
+    image: str
+    masks: tuple[str, ...]
+    mask_folder: str | None = None
+    previous: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """What every task shares: folders, the template and limits."""
+
+    src: str
+    out: str
+    template: dict[str, Any]
+    max_pixels: int | None
+    previous_root: str | None = None
+    check_only: bool = False
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    """``status`` is ``"ok"`` (``records``), ``"skip"`` (``problems``) or ``"changed"``."""
+
+    status: str
+    records: tuple[dict[str, Any], ...] = ()
+    problems: tuple[tuple[str, str], ...] = ()
+    reused: bool = False
+
+
+def output_paths(template: DatasetTemplate, split: str, name: str) -> tuple[str, str]:
+    """Relative paths of the image and mask of pair ``name`` in split part ``split``."""
+    if template.layout == "separate":
+        return (
+            f"{split}/images/{template.image_name(name)}",
+            f"{split}/masks/{template.mask_name(name)}",
+        )
+    return f"{split}/{template.image_name(name)}", f"{split}/{template.mask_name(name)}"
+
+
+def _merged_sha(names: tuple[str, ...], digests: list[str]) -> str:
+    if len(names) == 1:
+        return digests[0]
+    h = hashlib.sha256()
+    for n, d in zip(names, digests):
+        h.update(f"{n}\x00{d}\n".encode())
+    return h.hexdigest()
+
+
+def _link(src: Path, dst: Path) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(src, dst)
+    except OSError:
+        import shutil
+
+        shutil.copyfile(src, dst)
+
+
+def _reuse(task: PairTask, ctx: TaskContext, img_sha: str, mask_sha: str) -> TaskResult | None:
+    prev = task.previous
+    if not prev or ctx.previous_root is None:
+        return None
+    if any(
+        r.get("source_image_sha256") != img_sha or r.get("source_mask_sha256") != mask_sha
+        for r in prev
+    ):
+        return None
+    root = Path(ctx.previous_root)
+    if not all((root / r["image"]).is_file() and (root / r["mask"]).is_file() for r in prev):
+        return None
+    if not ctx.check_only:
+        for r in prev:
+            _link(root / r["image"], Path(ctx.out) / r["image"])
+            _link(root / r["mask"], Path(ctx.out) / r["mask"])
+    records = tuple(dict(r, group=task.group, split=task.split) for r in prev)
+    return TaskResult("ok", records, reused=True)
+
+
+def _relative_message(exc: Exception, src: Path, rel: str) -> str:
+    msg = str(exc)
+    full = str(src / rel)
+    return msg.replace(full + ": ", "").replace(full, rel)
+
+
+def process_pair(task: PairTask, ctx: TaskContext) -> TaskResult:
+    """Prepare one source pair; never raises for a bad file (it returns ``"skip"``)."""
+    src = Path(ctx.src)
+    template = DatasetTemplate.from_dict(ctx.template)
+    try:
+        img_bytes = (src / task.image).read_bytes()
+        mask_bytes = [(src / m).read_bytes() for m in task.masks]
+    except OSError as exc:
+        return TaskResult("skip", problems=((task.image, f"cannot read ({exc.strerror})"),))
+    img_sha = hashlib.sha256(img_bytes).hexdigest()
+    mask_sha = _merged_sha(task.masks, [hashlib.sha256(b).hexdigest() for b in mask_bytes])
+    reused = _reuse(task, ctx, img_sha, mask_sha)
+    if reused is not None:
+        return reused
+    changed = TaskResult("changed", problems=((task.image, "changed since the last run"),))
+    if ctx.check_only and task.previous:
+        return changed
+
+    current = task.image
+    try:
+        raw = decode_image(img_bytes, src / task.image, max_pixels=ctx.max_pixels)
+        del img_bytes
+        masks = []
+        for rel, data in zip(task.masks, mask_bytes):
+            current = rel
+            masks.append(decode_mask(data, src / rel, max_pixels=ctx.max_pixels))
+        del mask_bytes
+        current = task.mask_folder or task.masks[0]
+        mask = merge_masks(masks) if len(masks) > 1 else masks[0]
+        del masks
+    except (ImageReadError, ValueError) as exc:
+        return TaskResult("skip", problems=((current, _relative_message(exc, src, current)),))
+    if raw.shape[:2] != mask.shape[:2]:
+        h, w = raw.shape[:2]
+        mh, mw = mask.shape[:2]
+        return TaskResult(
+            "skip",
+            problems=((task.image, f"image is {w}x{h} but its mask {current} is {mw}x{mh}"),),
+        )
+    if ctx.check_only:  # it failed last time and decodes now
+        return changed
+    image = to_color_model(to_uint8(raw), template.color_model)
+    classes = mask_to_classes(mask, template.classes)
+    source_size = (int(raw.shape[0]), int(raw.shape[1]))
+    del raw, mask
+    out = Path(ctx.out)
+    records = []
+    image_suffix = "." + template.image_type
+    for fitted in fit_pair(image, classes, template.size, template.fit):
+        name = task.name
+        if fitted.tile is not None:
+            name = f"{task.name}__r{fitted.tile[0]}_c{fitted.tile[1]}"
+        img = fitted.image
+        if template.color_model == "binary":
+            img = binarize(img)
+        img_data = encode_image(img, image_suffix)
+        mask_data = encode_image(encode_mask(fitted.mask, template.classes), ".png")
+        rel_img, rel_mask = output_paths(template, task.split, name)
+        _write(out / rel_img, img_data)
+        _write(out / rel_mask, mask_data)
+        records.append(
+            {
+                "name": name,
+                "split": task.split,
+                "group": task.group,
+                "image": rel_img,
+                "mask": rel_mask,
+                "image_sha256": hashlib.sha256(img_data).hexdigest(),
+                "mask_sha256": hashlib.sha256(mask_data).hexdigest(),
+                "source_image": task.image,
+                "source_mask": task.mask_folder or task.masks[0],
+                "source_image_sha256": img_sha,
+                "source_mask_sha256": mask_sha,
+                "source_size": list(source_size),
+                "scale": [float(fitted.scale[0]), float(fitted.scale[1])],
+                "tile": None if fitted.tile is None else list(fitted.tile),
+            }
+        )
+    return TaskResult("ok", tuple(records))
+
+
+def _write(path: Path, data: bytes) -> None:
+    try:
+        fh = open(path, "wb")  # noqa: SIM115
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(path, "wb")  # noqa: SIM115
+    with fh:
+        fh.write(data)
