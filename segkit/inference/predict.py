@@ -1,0 +1,196 @@
+"""Predict a mask for a raw image of any size with a trained model.
+
+The raw image is brought to what the model saw in training (colour model, the template's
+scale), predicted by Gaussian-blended sliding windows, and the probabilities are resized
+back, so the mask has the raw image's size.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from segkit.inference.tiling import sliding_window
+
+__all__ = ["DEFAULT_TILE", "predict", "predict_proba", "prepare_image", "downsampling_factor"]
+
+DEFAULT_TILE = 256
+
+
+def downsampling_factor(model: Any) -> int:
+    """``2 ** (number of 2x down-sampling layers)``: tile sizes must divide by it."""
+    import keras
+
+    pools = sum(isinstance(layer, keras.layers.MaxPooling2D) for layer in model.layers)
+    return 2**pools
+
+
+def _info_for(model: Any, info: Any) -> Any:
+    from segkit.models.io import ModelInfo
+
+    return info if info is not None else ModelInfo.from_model(model)
+
+
+def prepare_image(image: np.ndarray, info: Any) -> np.ndarray:
+    """Convert a raw image to the model's input: uint8 ``(h, w, C)`` in the colour model of
+    ``info``, resized by ``info.scale`` (area filter when shrinking, bilinear when enlarging).
+    """
+    from segkit.dataset.convert import binarize, resize_image, to_color_model
+    from segkit.io import to_uint8
+
+    arr = np.asarray(image)
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"expected an (M, N) or (M, N, C) image, got shape {arr.shape}")
+    arr = to_color_model(to_uint8(arr), info.color_model)
+    sy, sx = info.scale
+    if (sy, sx) != (1.0, 1.0):
+        size = (max(1, round(arr.shape[0] * sy)), max(1, round(arr.shape[1] * sx)))
+        arr = resize_image(arr, size)
+    if info.color_model == "binary":
+        arr = binarize(arr)
+    return arr if arr.ndim == 3 else arr[..., None]
+
+
+def _tile_size(
+    model: Any, info: Any, tile_size: int | tuple[int, int] | None, shape: tuple[int, int]
+) -> tuple[int, int]:
+    from segkit.models.unet import check_input_size
+
+    factor = downsampling_factor(model)
+    fixed = tuple(model.input_shape[1:3])
+    if tile_size is None:
+        if all(fixed):
+            tile = fixed
+        elif info is not None and all(info.input_shape[:2]):
+            tile = tuple(info.input_shape[:2])
+        else:
+            tile = (DEFAULT_TILE, DEFAULT_TILE)
+    elif isinstance(tile_size, int):
+        tile = (tile_size, tile_size)
+    else:
+        tile = tuple(tile_size)
+    depth = factor.bit_length() - 1
+    check_input_size(tile[0], depth, axis="tile height")
+    check_input_size(tile[1], depth, axis="tile width")
+    if all(fixed) and tile != fixed:
+        raise ValueError(f"the model takes {fixed[0]}x{fixed[1]} inputs; tile_size {tile} differs")
+    if not all(fixed):
+        # a model that takes any size needs no tile larger than the (rounded-up) image
+        tile = tuple(min(t, -(-s // factor) * factor) for t, s in zip(tile, shape))
+    return (int(tile[0]), int(tile[1]))
+
+
+def _batch_predictor(model: Any, tta: bool) -> Any:
+    def plain(batch: np.ndarray) -> np.ndarray:
+        return np.asarray(model.predict_on_batch(batch), dtype=np.float32)
+
+    if not tta:
+        return plain
+
+    def flipped(batch: np.ndarray) -> np.ndarray:
+        out = plain(batch)
+        for axes in ((1,), (2,), (1, 2)):
+            out += np.flip(plain(np.ascontiguousarray(np.flip(batch, axes))), axes)
+        return out / 4.0
+
+    return flipped
+
+
+def _resize_proba(proba: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    from PIL import Image
+
+    if proba.shape[:2] == size:
+        return proba
+    out = np.empty((size[0], size[1], proba.shape[2]), dtype=np.float32)
+    for k in range(proba.shape[2]):
+        im = Image.fromarray(np.ascontiguousarray(proba[..., k]), mode="F")
+        out[..., k] = np.asarray(im.resize((size[1], size[0]), Image.Resampling.BILINEAR))
+    return out
+
+
+def predict_proba(
+    model: Any,
+    image: np.ndarray,
+    *,
+    info: Any = None,
+    tile_size: int | tuple[int, int] | None = None,
+    overlap: float = 0.25,
+    batch_size: int = 4,
+    tta: bool = False,
+) -> np.ndarray:
+    """Class probabilities for a raw image.
+
+    Parameters
+    ----------
+    model : keras.Model
+        A segkit U-Net (takes raw 0..255 values).
+    image : (M, N[, C]) ndarray
+        Any size, uint8 or 16-bit/float (scaled to 8 bits), RGB(A) or grayscale.
+    info : ModelInfo, optional
+        Colour model, scale and default tile size; inferred from the model when omitted.
+    tile_size : int or (int, int), optional
+        Sliding-window tile; default: the model's training input size (``info.input_shape``),
+        else 256. Must divide by the model's down-sampling factor.
+    overlap : float
+        Fraction of a tile shared with its neighbours.
+    batch_size : int
+        Tiles predicted at once.
+    tta : bool
+        Average over horizontal, vertical and both flips (4x the work).
+
+    Returns
+    -------
+    ndarray
+        ``(M, N)`` foreground probability for a binary model, ``(M, N, K)`` otherwise; float32.
+    """
+    info = _info_for(model, info)
+    raw_shape = np.asarray(image).shape[:2]
+    arr = prepare_image(image, info)
+    h, w = arr.shape[:2]
+    tile = _tile_size(model, info, tile_size, (h, w))
+    pad_h, pad_w = max(0, tile[0] - h), max(0, tile[1] - w)
+    if pad_h or pad_w:
+        arr = np.pad(arr, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
+    proba = sliding_window(
+        _batch_predictor(model, tta), arr, tile, overlap=overlap, batch_size=batch_size
+    )
+    proba = _resize_proba(proba[:h, :w], raw_shape)
+    return proba[..., 0] if proba.shape[2] == 1 else proba
+
+
+def predict(
+    model: Any,
+    image: np.ndarray,
+    *,
+    info: Any = None,
+    tile_size: int | tuple[int, int] | None = None,
+    overlap: float = 0.25,
+    batch_size: int = 4,
+    tta: bool = False,
+    threshold: float | None = None,
+) -> np.ndarray:
+    """Class-index mask for a raw image (see :func:`predict_proba` for the parameters).
+
+    Binary models: foreground where the probability >= ``threshold`` (default
+    ``info.threshold``, 0.5). Multi-class: the most probable class.
+
+    Returns
+    -------
+    (M, N) uint8 ndarray
+        Class indices, the raw image's size.
+    """
+    info = _info_for(model, info)
+    proba = predict_proba(
+        model,
+        image,
+        info=info,
+        tile_size=tile_size,
+        overlap=overlap,
+        batch_size=batch_size,
+        tta=tta,
+    )
+    if proba.ndim == 2:
+        t = info.threshold if threshold is None else float(threshold)
+        return (proba >= t).astype(np.uint8)
+    return np.argmax(proba, axis=-1).astype(np.uint8)
