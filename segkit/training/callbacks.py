@@ -79,6 +79,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         Logged value that decides "best" (``*loss`` is minimised, anything else maximised).
     patience : int
         Stop after this many epochs without improvement; 0 never stops early.
+    min_delta : float
+        Smallest change of ``monitor`` that counts as an improvement.
     state : dict, optional
         The state read by :func:`read_state` when resuming a run.
     """
@@ -89,6 +91,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         *,
         monitor: str = "val_loss",
         patience: int = 0,
+        min_delta: float = 0.0,
         state: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -96,6 +99,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         self.checkpoints = self.run_dir / "checkpoints"
         self.monitor = monitor
         self.patience = patience
+        self.min_delta = min_delta
         self.minimise = monitor.endswith("loss")
         state = state or {}
         self.history: list[dict[str, float]] = list(state.get("history", []))
@@ -109,7 +113,9 @@ class RunCheckpoint(keras.callbacks.Callback):
             return False
         if self.best is None:
             return True
-        return value < self.best if self.minimise else value > self.best
+        if self.minimise:
+            return value < self.best - self.min_delta
+        return value > self.best + self.min_delta
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = dict(logs or {})

@@ -85,6 +85,8 @@ class TrainConfig:
         Largest relative intensity change applied to the image only (0 disables).
     patience : int
         Early stopping: epochs without improvement of ``monitor`` before stopping; 0 disables.
+    min_delta : float
+        Smallest change of ``monitor`` that counts as an improvement.
     monitor : {'val_loss', 'val_dice', 'loss', 'dice'}
         What "best" means for the best checkpoint and early stopping.
     seed : int
@@ -123,6 +125,7 @@ class TrainConfig:
     brightness: float = 0.1
     contrast: float = 0.1
     patience: int = 10
+    min_delta: float = 0.0
     monitor: str = "val_loss"
     seed: int = 0
     mixed_precision: str = "auto"
@@ -161,6 +164,7 @@ class TrainConfig:
         object.__setattr__(self, "brightness", _float("brightness", self.brightness, 0.0, 1.0))
         object.__setattr__(self, "contrast", _float("contrast", self.contrast, 0.0, 1.0))
         _int("patience", self.patience, 0)
+        object.__setattr__(self, "min_delta", _float("min_delta", self.min_delta, 0.0, 1e6))
         _choice("monitor", self.monitor, MONITORS)
         _int("seed", self.seed, 0)
         _choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)

@@ -22,7 +22,7 @@ import tensorflow as tf
 
 import segkit.losses
 import segkit.metrics
-from segkit.dataset import Manifest, load_manifest
+from segkit.dataset.manifest import Manifest, load_manifest
 from segkit.io import atomic_path, atomic_write_text
 from segkit.models import ModelInfo, build_unet, save_model
 from segkit.tracking import MLflowLogger, tracking_uri
@@ -163,7 +163,9 @@ def _train(
             model = build_model(config, template.channels, num_classes)
     has_val = bool(manifest.split("val"))
     monitor = config.monitor if has_val else config.monitor.removeprefix("val_")
-    checkpoint = RunCheckpoint(run_dir, monitor=monitor, patience=config.patience, state=state)
+    checkpoint = RunCheckpoint(
+        run_dir, monitor=monitor, patience=config.patience, min_delta=config.min_delta, state=state
+    )
     tracker = _tracker(config, run_dir, manifest)
     cbs: list[keras.callbacks.Callback] = [checkpoint, *user_callbacks]
     if tracker is not None:

@@ -1,0 +1,132 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+keras = pytest.importorskip("keras")
+
+from segkit.models import load_model  # noqa: E402
+from segkit.runs import load_run  # noqa: E402
+from segkit.training import TrainConfig, train  # noqa: E402
+from segkit.training.callbacks import read_state  # noqa: E402
+
+TINY = {"depth": 2, "base_filters": 4, "batch_size": 4, "sample_figures": 2}
+
+
+class Recorder(keras.callbacks.Callback):
+    def __init__(self) -> None:
+        super().__init__()
+        self.epochs: list[int] = []
+        self.iterations_at_start: int | None = None
+
+    def on_train_begin(self, logs=None):
+        self.iterations_at_start = int(self.model.optimizer.iterations.numpy())
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epochs.append(epoch)
+
+
+def test_train_writes_a_complete_run(prepared_small, tmp_path):
+    config = TrainConfig(epochs=2, patience=0, **TINY)
+    run = train(prepared_small, config, runs_dir=tmp_path, run_id="r1")
+    root = tmp_path / "r1"
+    for name in (
+        "config.json", "template.json", "dataset.json", "environment.json", "history.csv",
+        "metrics.json", "model.keras", "model.json", "figures/predictions.png",
+        "figures/history.png",
+    ):  # fmt: skip
+        assert (root / name).is_file(), name
+    assert (root / "checkpoints" / "best.weights.h5").is_file()
+    assert any((root / "tensorboard").rglob("*tfevents*"))
+    assert run.status == "finished" and run.history["epoch"] == [1, 2]
+    assert run.config == config
+    assert set(run.metrics["test"]) >= {"loss", "dice", "iou"}
+    env = json.loads((root / "environment.json").read_text())
+    assert env["tensorflow"] and env["strategy"] == "default" and env["precision"] == "float32"
+    model, info = load_model(root)
+    assert info.scale == (0.5, 0.5) and info.num_classes == 2 and info.fingerprint == "f" * 64
+    assert info.template["height"] == 32
+    out = model.predict(np.zeros((1, 32, 32, 3), np.float32), verbose=0)
+    assert out.shape == (1, 32, 32, 1)
+    # the saved model holds the best epoch's weights
+    best = keras.models.clone_model(model)
+    best.load_weights(root / "checkpoints" / "best.weights.h5")
+    for a, b in zip(model.get_weights(), best.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # a finished run is not trained again
+    again = train(prepared_small, config, runs_dir=tmp_path, run_id="r1")
+    assert again.history["epoch"] == [1, 2]
+
+
+def test_resume_rejects_another_config(prepared_small, tmp_path):
+    train(prepared_small, TrainConfig(epochs=1, **TINY), runs_dir=tmp_path, run_id="r")
+    with pytest.raises(ValueError, match="learning_rate"):
+        config = TrainConfig(epochs=2, learning_rate=0.1, **TINY)
+        train(prepared_small, config, runs_dir=tmp_path, run_id="r")
+
+
+def test_early_stopping(prepared_small, tmp_path):
+    config = TrainConfig(epochs=30, patience=1, min_delta=10.0, **TINY)
+    run = train(prepared_small, config, runs_dir=tmp_path, run_id="es")
+    assert run.metrics["stopped_early"] is True
+    assert run.history["epoch"] == [1, 2]  # epoch 2 is not 10 better than epoch 1
+    assert run.metrics["best_epoch"] == 1
+
+
+_TRAIN_SCRIPT = """
+import sys
+from segkit.training import TrainConfig, train
+config = TrainConfig.from_json(sys.argv[3])
+train(sys.argv[1], config, runs_dir=sys.argv[2], run_id="killed")
+"""
+
+
+@pytest.mark.slow
+def test_resume_after_sigkill(prepared_small, tmp_path):
+    config = TrainConfig(epochs=200, patience=0, **{**TINY, "sample_figures": 0})
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _TRAIN_SCRIPT, str(prepared_small), str(tmp_path), config.to_json()],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    run_dir = tmp_path / "killed"
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            state = read_state(run_dir) if (run_dir / "checkpoints").is_dir() else None
+            if state and state["epoch"] >= 2:
+                break
+            assert proc.poll() is None, proc.stderr.read().decode()[-2000:]
+            time.sleep(0.05)
+        else:
+            pytest.fail("the training subprocess did not finish 2 epochs in 60 s")
+        time.sleep(0.15)  # land somewhere inside a later epoch
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    done = read_state(run_dir)["epoch"]
+    assert 2 <= done < 200
+    assert not (run_dir / "model.keras").exists()
+    assert load_run(run_dir).status == "interrupted"
+    recorder = Recorder()
+    run = train(
+        prepared_small, config.replace(epochs=done + 2), runs_dir=tmp_path, run_id="killed",
+        callbacks=[recorder],
+    )  # fmt: skip
+    assert recorder.epochs == [done, done + 1]  # continues at the right epoch
+    assert recorder.iterations_at_start == done * 2  # optimizer state restored (2 steps/epoch)
+    assert run.history["epoch"] == list(range(1, done + 3))  # no epoch twice
+    assert run.status == "finished"
+    rows = (run_dir / "history.csv").read_text().strip().splitlines()
+    assert len(rows) == done + 3
