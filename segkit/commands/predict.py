@@ -1,0 +1,90 @@
+"""``segkit predict``: masks (and overlays) for raw images of any size."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from segkit.io import IMAGE_EXTENSIONS
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="predict masks for images of any size with a saved model or run",
+        description=(
+            "Applies the model's colour model and scale to each raw image, predicts it by "
+            "Gaussian-blended sliding windows and writes a mask of the raw size in the "
+            "template's encoding ({0,255} binary, class indices otherwise)."
+        ),
+    )
+    p.add_argument("model", help="a run folder, a model folder or a .keras file")
+    p.add_argument("images", nargs="+", help="image files or folders of images")
+    p.add_argument(
+        "--output",
+        "-o",
+        required=True,
+        help="output folder (NAME.png per image), or a .png file for a single image",
+    )
+    p.add_argument("--overlay", action="store_true", help="also write NAME_overlay.png")
+    p.add_argument("--tta", action="store_true", help="average over flips (4x slower)")
+    p.add_argument("--tile-size", type=int, help="sliding-window tile (default: training size)")
+    p.add_argument("--overlap", type=float, default=0.25, help="tile overlap (default 0.25)")
+    p.add_argument("--batch-size", type=int, default=4, help="tiles per batch (default 4)")
+    p.add_argument("--threshold", type=float, help="foreground threshold (binary models)")
+    p.set_defaults(func=run)
+
+
+def _expand(paths: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for item in paths:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(
+                f for f in p.iterdir() if f.is_file() and f.suffix.lower() in IMAGE_EXTENSIONS
+            )
+            if not found:
+                raise FileNotFoundError(f"{p}: no image files ({', '.join(IMAGE_EXTENSIONS)})")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: no such image file or folder")
+    return files
+
+
+def run(args: argparse.Namespace) -> int:
+    from segkit.inference import predict, save_mask, save_overlay
+    from segkit.io import read_image
+    from segkit.models import load_model
+
+    images = _expand(args.images)
+    out = Path(args.output)
+    single_file = out.suffix.lower() == ".png"
+    if single_file and len(images) > 1:
+        raise ValueError(f"--output {out} is a file but {len(images)} images were given")
+    stems = [p.stem for p in images]
+    if not single_file and len(set(stems)) != len(stems):
+        raise ValueError("two input images share a file name; predict them separately")
+    model, info = load_model(args.model)
+    for path in images:
+        image = read_image(path)
+        mask = predict(
+            model,
+            image,
+            info=info,
+            tile_size=args.tile_size,
+            overlap=args.overlap,
+            batch_size=args.batch_size,
+            tta=args.tta,
+            threshold=args.threshold,
+        )
+        target = out if single_file else out / f"{path.stem}.png"
+        save_mask(target, mask, info.num_classes)
+        print(f"{path} -> {target}")
+        if args.overlay:
+            over = target.with_name(f"{target.stem}_overlay.png")
+            save_overlay(over, image, mask)
+            print(f"{path} -> {over}")
+    return 0

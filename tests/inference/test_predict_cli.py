@@ -1,0 +1,42 @@
+import numpy as np
+import pytest
+
+from segkit.cli import main
+from segkit.io import read_image, write_image
+from segkit.models import ModelInfo, build_unet, save_model
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("model")
+    model = build_unet((None, None, 3), 2, depth=2, base_filters=4)
+    save_model(model, out, ModelInfo((32, 32, 3), scale=(0.5, 0.5)))
+    return out
+
+
+def test_predict_writes_raw_sized_masks_and_overlays(tmp_path, model_dir, capsys):
+    rng = np.random.default_rng(0)
+    write_image(tmp_path / "in" / "a.png", rng.integers(0, 256, (90, 70, 3)).astype(np.uint8))
+    write_image(tmp_path / "in" / "b.tif", rng.integers(0, 4000, (50, 64)).astype(np.uint16))
+    code = main(
+        ["predict", str(model_dir), str(tmp_path / "in"), "-o", str(tmp_path / "out"), "--overlay"]
+    )
+    assert code == 0
+    a = read_image(tmp_path / "out" / "a.png")
+    assert a.shape == (90, 70) and set(np.unique(a)) <= {0, 255}
+    assert read_image(tmp_path / "out" / "b.png").shape == (50, 64)
+    assert read_image(tmp_path / "out" / "a_overlay.png").shape == (90, 70, 3)
+    assert "a.png ->" in capsys.readouterr().out
+
+
+def test_predict_to_a_single_file_with_tta(tmp_path, model_dir):
+    write_image(tmp_path / "x.png", np.full((40, 40), 128, dtype=np.uint8))
+    out = tmp_path / "mask.png"
+    assert main(["predict", str(model_dir), str(tmp_path / "x.png"), "-o", str(out), "--tta"]) == 0
+    assert read_image(out).shape == (40, 40)
+
+
+def test_predict_reports_a_missing_image(tmp_path, model_dir, capsys):
+    code = main(["predict", str(model_dir), str(tmp_path / "nope.png"), "-o", str(tmp_path)])
+    assert code == 1
+    assert "nope.png" in capsys.readouterr().err
