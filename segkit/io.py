@@ -23,6 +23,7 @@ __all__ = [
     "ImageReadError",
     "read_image",
     "decode_image",
+    "decode_pil",
     "write_image",
     "image_size",
     "sha256_file",
@@ -145,20 +146,32 @@ def _read_tiff(data: bytes, p: Path, max_pixels: int | None) -> np.ndarray:
 
 
 def _read_pillow(data: bytes, p: Path, max_pixels: int | None) -> np.ndarray:
+    return _pil_to_array(decode_pil(data, p, max_pixels=max_pixels))
+
+
+def decode_pil(
+    data: bytes, name: str | Path, *, max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> Any:
+    """Decode image bytes with Pillow and return the loaded ``PIL.Image.Image``.
+
+    For callers that stay in Pillow (resizing, re-encoding) and so avoid array copies.
+    Raises :class:`ImageReadError` like :func:`decode_image`.
+    """
     import io as _io
     import warnings
 
     from PIL import Image
 
+    p = Path(name)
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         old = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None
         try:
-            with Image.open(_io.BytesIO(data)) as im:
-                _check_pixels(p, im.height, im.width, max_pixels)
-                im.load()
-                return _pil_to_array(im)
+            im = Image.open(_io.BytesIO(data))
+            _check_pixels(p, im.height, im.width, max_pixels)
+            im.load()
+            return im
         except ImageReadError:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -257,8 +270,12 @@ def atomic_write_text(target: str | Path, text: str) -> Path:
 _PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP"}
 
 
-def encode_image(image: np.ndarray, suffix: str, **options: Any) -> bytes:
-    """Encode ``image`` to the bytes of a file with ``suffix`` (``.png``, ``.jpg``, ...)."""
+def encode_image(image: Any, suffix: str, **options: Any) -> bytes:
+    """Encode ``image`` to the bytes of a file with ``suffix`` (``.png``, ``.jpg``, ...).
+
+    ``image`` is an ndarray or a Pillow image. PNG uses zlib level 1 (fast, lossless),
+    JPEG quality 95, TIFF zlib compression; ``options`` override these.
+    """
     import io as _io
 
     suffix = suffix.lower()
@@ -266,13 +283,14 @@ def encode_image(image: np.ndarray, suffix: str, **options: Any) -> bytes:
     if suffix in _TIFF:
         import tifffile
 
-        tifffile.imwrite(buf, image, **({"compression": "zlib"} | options))
+        arr = np.asarray(image)
+        tifffile.imwrite(buf, arr, **({"compression": "zlib"} | options))
         return buf.getvalue()
     from PIL import Image
 
     if suffix not in _PIL_FORMATS:
         raise ValueError(f"unknown image suffix {suffix!r}; expected one of {IMAGE_EXTENSIONS}")
-    im = Image.fromarray(image)
+    im = image if isinstance(image, Image.Image) else Image.fromarray(image)
     fmt = _PIL_FORMATS[suffix]
     if fmt == "JPEG":
         options = {"quality": 95} | options

@@ -14,9 +14,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from segkit.dataset.convert import binarize, fit_pair, to_color_model
+import numpy as np
+
+from segkit.dataset.convert import (
+    FittedPair,
+    binarize,
+    fit_pair,
+    pil_resample,
+    resize_mask,
+    to_color_model,
+)
 from segkit.dataset.masks import decode_mask, encode_mask, mask_to_classes, merge_masks
-from segkit.io import ImageReadError, decode_image, encode_image, to_uint8
+from segkit.io import ImageReadError, decode_image, decode_pil, encode_image, to_uint8
 from segkit.template import DatasetTemplate
 
 __all__ = ["PairTask", "TaskContext", "TaskResult", "process_pair", "output_paths"]
@@ -137,7 +146,7 @@ def process_pair(task: PairTask, ctx: TaskContext) -> TaskResult:
 
     current = task.image
     try:
-        raw = decode_image(img_bytes, src / task.image, max_pixels=ctx.max_pixels)
+        image = _decode_image(img_bytes, src / task.image, ctx.max_pixels, template.color_model)
         del img_bytes
         masks = []
         for rel, data in zip(task.masks, mask_bytes):
@@ -149,8 +158,9 @@ def process_pair(task: PairTask, ctx: TaskContext) -> TaskResult:
         del masks
     except (ImageReadError, ValueError) as exc:
         return TaskResult("skip", problems=((current, _relative_message(exc, src, current)),))
-    if raw.shape[:2] != mask.shape[:2]:
-        h, w = raw.shape[:2]
+    size = (image.height, image.width) if _is_pil(image) else image.shape[:2]
+    if size != mask.shape[:2]:
+        h, w = size
         mh, mw = mask.shape[:2]
         return TaskResult(
             "skip",
@@ -158,44 +168,89 @@ def process_pair(task: PairTask, ctx: TaskContext) -> TaskResult:
         )
     if ctx.check_only:  # it failed last time and decodes now
         return changed
-    image = to_color_model(to_uint8(raw), template.color_model)
-    classes = mask_to_classes(mask, template.classes)
-    source_size = (int(raw.shape[0]), int(raw.shape[1]))
-    del raw, mask
-    out = Path(ctx.out)
+    source = {
+        "source_image": task.image,
+        "source_mask": task.mask_folder or task.masks[0],
+        "source_image_sha256": img_sha,
+        "source_mask_sha256": mask_sha,
+        "source_size": [int(size[0]), int(size[1])],
+    }
     records = []
-    image_suffix = "." + template.image_type
-    for fitted in fit_pair(image, classes, template.size, template.fit):
+    for fitted in _fit(image, mask, template):
         name = task.name
         if fitted.tile is not None:
             name = f"{task.name}__r{fitted.tile[0]}_c{fitted.tile[1]}"
-        img = fitted.image
-        if template.color_model == "binary":
-            img = binarize(img)
-        img_data = encode_image(img, image_suffix)
-        mask_data = encode_image(encode_mask(fitted.mask, template.classes), ".png")
-        rel_img, rel_mask = output_paths(template, task.split, name)
-        _write(out / rel_img, img_data)
-        _write(out / rel_mask, mask_data)
-        records.append(
-            {
-                "name": name,
-                "split": task.split,
-                "group": task.group,
-                "image": rel_img,
-                "mask": rel_mask,
-                "image_sha256": hashlib.sha256(img_data).hexdigest(),
-                "mask_sha256": hashlib.sha256(mask_data).hexdigest(),
-                "source_image": task.image,
-                "source_mask": task.mask_folder or task.masks[0],
-                "source_image_sha256": img_sha,
-                "source_mask_sha256": mask_sha,
-                "source_size": list(source_size),
-                "scale": [float(fitted.scale[0]), float(fitted.scale[1])],
-                "tile": None if fitted.tile is None else list(fitted.tile),
-            }
-        )
+        records.append(_write_pair(fitted, name, task, template, Path(ctx.out), source))
     return TaskResult("ok", tuple(records))
+
+
+def _is_pil(image: Any) -> bool:
+    return not isinstance(image, np.ndarray)
+
+
+_PIL_8BIT = ("L", "RGB", "RGBA", "P", "LA", "1", "CMYK", "YCbCr")
+
+
+def _decode_image(data: bytes, path: Path, max_pixels: int | None, color_model: str) -> Any:
+    """The source image in the template's channels: a Pillow image for 8-bit sources (no
+    array copies on the common path), else a uint8 ndarray (16-bit or float scaled)."""
+    im = None
+    try:
+        im = decode_pil(data, path, max_pixels=max_pixels)
+    except ImageReadError as exc:
+        if "exceeds the limit" in str(exc) or path.suffix.lower() not in (".tif", ".tiff"):
+            raise
+    if im is not None and im.mode in _PIL_8BIT:
+        want = "RGB" if color_model == "rgb" else "L"
+        return im if im.mode == want else im.convert(want)
+    arr = decode_image(data, path, max_pixels=max_pixels)
+    return to_color_model(to_uint8(arr), color_model)
+
+
+def _fit(image: Any, mask: np.ndarray, template: DatasetTemplate) -> Any:
+    if _is_pil(image) and template.fit == "stretch":
+        # Nearest-neighbour resizing commutes with mapping values to classes, so map the
+        # (smaller) resized mask.
+        rows, cols = template.size
+        h, w = image.height, image.width
+        if (h, w) != (rows, cols):
+            image = image.resize((cols, rows), pil_resample((h, w), (rows, cols)))
+        classes = mask_to_classes(resize_mask(mask, (rows, cols)), template.classes)
+        return [FittedPair(image, classes, (rows / h, cols / w))]
+    if _is_pil(image):
+        image = np.asarray(image)
+    classes = mask_to_classes(mask, template.classes)
+    return fit_pair(image, classes, template.size, template.fit)
+
+
+def _write_pair(
+    fitted: FittedPair,
+    name: str,
+    task: PairTask,
+    template: DatasetTemplate,
+    out: Path,
+    source: dict[str, Any],
+) -> dict[str, Any]:
+    img = fitted.image
+    if template.color_model == "binary":
+        img = binarize(np.asarray(img))
+    img_data = encode_image(img, "." + template.image_type)
+    mask_data = encode_image(encode_mask(fitted.mask, template.classes), ".png")
+    rel_img, rel_mask = output_paths(template, task.split, name)
+    _write(out / rel_img, img_data)
+    _write(out / rel_mask, mask_data)
+    return {
+        "name": name,
+        "split": task.split,
+        "group": task.group,
+        "image": rel_img,
+        "mask": rel_mask,
+        "image_sha256": hashlib.sha256(img_data).hexdigest(),
+        "mask_sha256": hashlib.sha256(mask_data).hexdigest(),
+        **source,
+        "scale": [float(fitted.scale[0]), float(fitted.scale[1])],
+        "tile": None if fitted.tile is None else list(fitted.tile),
+    }
 
 
 def _write(path: Path, data: bytes) -> None:
