@@ -1,0 +1,67 @@
+"""``segkit evaluate``: score a run or model on a split part of a prepared data set."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "evaluate",
+        help="per-image and object-level scores of a run or model on a prepared data set",
+        description=(
+            "Predicts every image of a split part of a prepared data set and writes "
+            "per_image.csv (Dice, IoU, precision, recall, object-level precision/recall/F1) "
+            "and summary.json."
+        ),
+    )
+    p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder, model folder or .keras")
+    p.add_argument("dataset", metavar="DATASET", help="a data set written by `segkit prepare`")
+    p.add_argument("--split", default="test", choices=("test", "val", "train"))
+    p.add_argument(
+        "--output",
+        "-o",
+        metavar="DIR",
+        help="where to write the results (default: RUN_OR_MODEL/evaluation/SPLIT)",
+    )
+    p.add_argument("--tta", action="store_true", help="flip test-time augmentation")
+    p.add_argument("--tile-size", type=int, help="sliding-window tile (default: training size)")
+    p.add_argument("--no-objects", action="store_true", help="skip the object-level scores")
+    p.add_argument(
+        "--save-predictions", action="store_true", help="write predicted masks to DIR/predictions"
+    )
+    p.set_defaults(func=run)
+
+
+def _default_output(model: Path, split: str) -> Path:
+    folder = model if model.is_dir() else model.parent
+    return folder / "evaluation" / split
+
+
+def run(args: argparse.Namespace) -> int:
+    from segkit.evaluation import evaluate
+
+    model = Path(args.model)
+    out = Path(args.output) if args.output else _default_output(model, args.split)
+    result = evaluate(
+        model,
+        args.dataset,
+        args.split,
+        output_dir=out,
+        objects=not args.no_objects,
+        tile_size=args.tile_size,
+        tta=args.tta,
+        save_predictions=args.save_predictions,
+    )
+    mean = result.summary["mean"]
+    print(f"{result.summary['count']} {args.split} images of {result.summary['dataset']}")
+    for key in ("dice", "iou", "precision", "recall", "object_f1"):
+        if key in mean:
+            median = result.summary["median"][key]
+            print(f"  {key:<10} mean {mean[key]:.4f}  median {median:.4f}")
+    if not result.summary["same_dataset"]:
+        print("  note: the model was trained on another data set (fingerprints differ)")
+    print(f"wrote {out / 'per_image.csv'} and {out / 'summary.json'}")
+    return 0

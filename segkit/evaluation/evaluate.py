@@ -1,0 +1,197 @@
+"""Evaluate a model on one split part of a prepared data set.
+
+Every image of the part is predicted (sliding windows when it is larger than the model's
+input) and scored against its mask: pixel Dice, IoU, precision, recall, and object-level
+precision/recall/F1 from connected components matched at IoU >= 0.5. Results go to
+``per_image.csv`` and ``summary.json`` when an output folder is given.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segkit.evaluation.metrics import _object_ratios, object_scores, overlap_scores
+
+__all__ = ["EvaluationResult", "evaluate", "summarize"]
+
+SUMMARY_KEYS = (
+    "dice",
+    "iou",
+    "precision",
+    "recall",
+    "object_precision",
+    "object_recall",
+    "object_f1",
+)
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """Scores of one evaluation.
+
+    Attributes
+    ----------
+    per_image : list of dict
+        One row per image: ``name``, ``group``, ``dice``, ``iou``, ``precision``, ``recall``,
+        ``object_tp``/``fp``/``fn``, ``object_precision``/``recall``/``f1``, pixel counts
+        (and ``dice_<class>``/``iou_<class>`` for multi-class models).
+    summary : dict
+        ``count``, ``split``, data set and model identity, ``mean``/``median``/``std`` of the
+        per-image scores, and ``objects`` pooled over all images.
+    output_dir : Path or None
+        Where ``per_image.csv`` and ``summary.json`` were written.
+    """
+
+    per_image: list[dict[str, Any]]
+    summary: dict[str, Any]
+    output_dir: Path | None = field(default=None)
+
+    @property
+    def mean_dice(self) -> float:
+        return float(self.summary["mean"]["dice"])
+
+
+def _resolve_model(run_or_model: Any) -> tuple[Any, Any, str]:
+    from segkit.models import ModelInfo, load_model
+
+    if isinstance(run_or_model, str | Path):
+        model, info = load_model(run_or_model)
+        return model, info, str(Path(run_or_model).resolve())
+    if isinstance(run_or_model, tuple) and len(run_or_model) == 2:
+        model, info = run_or_model
+        return model, info, getattr(model, "name", "model")
+    path = getattr(run_or_model, "path", None)  # a segkit.runs.Run
+    if path is not None and not hasattr(run_or_model, "predict_on_batch"):
+        model, info = load_model(path)
+        return model, info, str(Path(path).resolve())
+    return run_or_model, ModelInfo.from_model(run_or_model), getattr(run_or_model, "name", "")
+
+
+def summarize(per_image: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean, median and standard deviation of each score, and pooled object counts."""
+    keys = [k for k in per_image[0] if k in SUMMARY_KEYS or k.startswith(("dice_", "iou_"))]
+    out: dict[str, Any] = {"mean": {}, "median": {}, "std": {}}
+    for key in keys:
+        values = np.asarray([row[key] for row in per_image], dtype=np.float64)
+        out["mean"][key] = float(values.mean())
+        out["median"][key] = float(np.median(values))
+        out["std"][key] = float(values.std())
+    if "object_tp" in per_image[0]:
+        tp, fp, fn = (sum(int(r[f"object_{k}"]) for r in per_image) for k in ("tp", "fp", "fn"))
+        out["objects"] = {"tp": tp, "fp": fp, "fn": fn, **_object_ratios(tp, fp, fn)}
+    return out
+
+
+def _csv_text(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: f"{v:.6f}" if isinstance(v, float) else v for k, v in row.items()})
+    return buf.getvalue()
+
+
+def evaluate(
+    run_or_model: Any,
+    dataset_dir: str | Path,
+    split: str = "test",
+    *,
+    output_dir: str | Path | None = None,
+    objects: bool = True,
+    tile_size: int | None = None,
+    tta: bool = False,
+    save_predictions: bool = False,
+) -> EvaluationResult:
+    """Score a model on the ``split`` part of a prepared data set.
+
+    Parameters
+    ----------
+    run_or_model : path, Run, keras.Model or (keras.Model, ModelInfo)
+        A run folder, a model folder or ``.keras`` file, a ``segkit.runs.Run``, or a model.
+    dataset_dir : path
+        A data set written by ``segkit prepare`` (its images are already at the template's
+        size, scale and colour model, so no rescaling is applied).
+    split : {'test', 'val', 'train'}
+    output_dir : path, optional
+        Write ``per_image.csv`` and ``summary.json`` there (atomically).
+    objects : bool
+        Also compute object-level scores (connected components matched at IoU >= 0.5).
+    tile_size : int, optional
+        Sliding-window tile; default: the model's training input size.
+    tta : bool
+        Flip test-time augmentation.
+    save_predictions : bool
+        Also write each predicted mask to ``output_dir/predictions/NAME.png``.
+
+    Returns
+    -------
+    EvaluationResult
+    """
+    from segkit.dataset import load_manifest, load_pair
+    from segkit.inference import predict, save_mask
+    from segkit.io import atomic_write_text
+
+    manifest = load_manifest(dataset_dir)
+    pairs = manifest.split(split)
+    if not pairs:
+        raise ValueError(
+            f"{manifest.root}: split part {split!r} is empty ({manifest.counts}); "
+            "choose another with split=..."
+        )
+    model, info, model_name = _resolve_model(run_or_model)
+    if info.num_classes != manifest.template.num_classes:
+        raise ValueError(
+            f"the model predicts {info.num_classes} classes but {manifest.root} has "
+            f"{manifest.template.num_classes} ({', '.join(manifest.template.classes.names)})"
+        )
+    if info.channels != manifest.template.channels:
+        raise ValueError(
+            f"the model takes {info.channels}-channel images but {manifest.root} holds "
+            f"{manifest.template.color_model} images ({manifest.template.channels} channel(s))"
+        )
+    prepared = info.replace(scale=(1.0, 1.0), color_model=manifest.template.color_model)
+    out = Path(output_dir) if output_dir is not None else None
+    rows: list[dict[str, Any]] = []
+    for pair in pairs:
+        image, mask = load_pair(manifest, pair)
+        pred = predict(model, image, info=prepared, tile_size=tile_size, tta=tta)
+        row: dict[str, Any] = {"name": pair.name, "group": pair.group}
+        row |= overlap_scores(mask, pred, info.num_classes, class_names=info.class_names)
+        if objects:
+            row |= object_scores(mask, pred)
+        row["true_pixels"] = int(np.count_nonzero(mask))
+        row["pred_pixels"] = int(np.count_nonzero(pred))
+        rows.append(row)
+        if save_predictions and out is not None:
+            save_mask(out / "predictions" / f"{pair.name}.png", pred, info.num_classes)
+    summary: dict[str, Any] = {
+        "split": split,
+        "count": len(rows),
+        "dataset": str(manifest.root),
+        "dataset_fingerprint": manifest.fingerprint,
+        "model": model_name,
+        "model_fingerprint": info.fingerprint,
+        "same_dataset": bool(info.fingerprint) and info.fingerprint == manifest.fingerprint,
+        "tta": tta,
+        **summarize(rows),
+    }
+    if out is not None:
+        atomic_write_text(out / "per_image.csv", _csv_text(rows))
+        atomic_write_text(out / "summary.json", json.dumps(_finite(summary), indent=2) + "\n")
+    return EvaluationResult(per_image=rows, summary=summary, output_dir=out)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
