@@ -110,3 +110,16 @@ def test_cli_evaluates_a_saved_model_folder(tmp_path, dataset, pointwise_model, 
     out = tmp_path / "run" / "evaluation" / "test"
     assert (out / "per_image.csv").is_file() and (out / "predictions" / "img1.png").is_file()
     assert "dice" in capsys.readouterr().out
+
+
+def test_evaluate_a_unet_on_a_data_set_written_by_prepare(tmp_path, synthetic_source):
+    from segkit.dataset import prepare_dataset
+    from segkit.models import build_unet
+
+    template = DatasetTemplate(height=32, width=32)
+    prepare_dataset(synthetic_source, tmp_path / "ds", template, workers=1, progress=False)
+    model = build_unet((32, 32, 3), 2, depth=2, base_filters=4)
+    result = evaluate((model, ModelInfo.from_template(template)), tmp_path / "ds", "train")
+    assert result.summary["count"] == len(result.per_image) > 0
+    assert all(0.0 <= row["dice"] <= 1.0 for row in result.per_image)
+    assert result.summary["same_dataset"] is False
