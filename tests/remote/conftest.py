@@ -14,6 +14,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,3 +163,53 @@ def remote_config(tmp_path: Path):
         retry_delay=0.05,
         poll_interval=0.2,
     )
+
+
+class FakeProvisioner:
+    """Hands out the local sshd as the 'droplet' and records what was asked of it.
+
+    The ready marker appears ``ready_after`` seconds after ``up``, as cloud-init would write it.
+    """
+
+    def __init__(self, sshd, marker_dir: Path, *, ready_after: float = 0.3, hourly: float = 3.39):
+        self.sshd = sshd
+        self.marker = marker_dir / "ready"
+        self.ready_after = ready_after
+        self.hourly = hourly
+        self.calls: list[str] = []
+
+    def describe(self) -> str:
+        return "a fake droplet (local sshd)"
+
+    def estimate_hourly(self) -> float:
+        return self.hourly
+
+    def up(self, log):
+        from segkit.remote import Machine
+
+        self.calls.append("up")
+        self.marker.parent.mkdir(parents=True, exist_ok=True)
+        self._timer = threading.Timer(self.ready_after, self.marker.write_text, args=("ok\n",))
+        self._timer.daemon = True
+        self._timer.start()
+        return Machine(
+            target=self.sshd.target(),
+            hourly_price=self.hourly,
+            ready_marker=str(self.marker),
+            name="fake",
+        )
+
+    def destroy(self, log):
+        self.calls.append("destroy")
+        self._timer.cancel()
+        self.marker.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def fake_provisioner(sshd):
+    """``fake_provisioner(marker_dir, ready_after=..., hourly=...)`` -> a FakeProvisioner."""
+
+    def make(marker_dir: Path, **options: float) -> FakeProvisioner:
+        return FakeProvisioner(sshd, marker_dir, **options)
+
+    return make

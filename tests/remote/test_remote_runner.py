@@ -5,14 +5,12 @@ from __future__ import annotations
 import io
 import json
 import os
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from segkit.remote import (
-    Machine,
     NotebookFailedError,
     RunCancelledError,
     run_remote_notebook,
@@ -20,44 +18,6 @@ from segkit.remote import (
 
 FIXTURES = Path(__file__).parent / "fixtures"
 pytestmark = pytest.mark.remote
-
-
-class FakeProvisioner:
-    """Hands out the local sshd as the 'droplet' and records what was asked of it.
-
-    The ready marker appears ``ready_after`` seconds after ``up``, as cloud-init would write it.
-    """
-
-    def __init__(self, sshd, marker_dir: Path, *, ready_after: float = 0.3, hourly: float = 3.39):
-        self.sshd = sshd
-        self.marker = marker_dir / "ready"
-        self.ready_after = ready_after
-        self.hourly = hourly
-        self.calls: list[str] = []
-
-    def describe(self) -> str:
-        return "a fake droplet (local sshd)"
-
-    def estimate_hourly(self) -> float:
-        return self.hourly
-
-    def up(self, log):
-        self.calls.append("up")
-        self.marker.parent.mkdir(parents=True, exist_ok=True)
-        self._timer = threading.Timer(self.ready_after, self.marker.write_text, args=("ok\n",))
-        self._timer.daemon = True
-        self._timer.start()
-        return Machine(
-            target=self.sshd.target(),
-            hourly_price=self.hourly,
-            ready_marker=str(self.marker),
-            name="fake",
-        )
-
-    def destroy(self, log):
-        self.calls.append("destroy")
-        self._timer.cancel()
-        self.marker.unlink(missing_ok=True)
 
 
 def _data(tmp_path: Path) -> Path:
@@ -68,6 +28,7 @@ def _data(tmp_path: Path) -> Path:
     return data
 
 
+@pytest.mark.slow
 def test_host_run_uploads_runs_and_downloads(sshd, remote_config, tmp_path):
     data = _data(tmp_path)
     out = tmp_path / "out"
@@ -117,9 +78,9 @@ def test_host_run_uploads_runs_and_downloads(sshd, remote_config, tmp_path):
 
 
 def test_failing_cell_is_reported_partial_notebook_downloaded_and_teardown_runs(
-    sshd, remote_config, tmp_path
+    remote_config, tmp_path, fake_provisioner
 ):
-    fake = FakeProvisioner(sshd, tmp_path / "marker")
+    fake = fake_provisioner(tmp_path / "marker")
     out = tmp_path / "out"
     lines: list[str] = []
     with pytest.raises(NotebookFailedError) as info:
@@ -151,8 +112,8 @@ def test_failing_cell_is_reported_partial_notebook_downloaded_and_teardown_runs(
     assert any("machine time" in line and "$" in line for line in lines)
 
 
-def test_ctrl_c_stops_the_run_and_destroys_the_machine(sshd, remote_config, tmp_path):
-    fake = FakeProvisioner(sshd, tmp_path / "marker", ready_after=0.0)
+def test_ctrl_c_stops_the_run_and_destroys_the_machine(remote_config, tmp_path, fake_provisioner):
+    fake = fake_provisioner(tmp_path / "marker", ready_after=0.0)
 
     class InterruptingStream(io.StringIO):
         def write(self, text: str) -> int:
@@ -191,8 +152,8 @@ def _alive(pid: int) -> bool:
     return stat.exists() and stat.read_text().split()[2] != "Z"
 
 
-def test_declining_the_cost_prompt_creates_nothing(sshd, remote_config, tmp_path):
-    fake = FakeProvisioner(sshd, tmp_path / "marker")
+def test_declining_the_cost_prompt_creates_nothing(remote_config, tmp_path, fake_provisioner):
+    fake = fake_provisioner(tmp_path / "marker")
     questions: list[str] = []
 
     def confirm(question: str) -> bool:
@@ -212,8 +173,8 @@ def test_declining_the_cost_prompt_creates_nothing(sshd, remote_config, tmp_path
     assert "$3.39" in questions[0]
 
 
-def test_setup_failure_marker_is_reported(sshd, remote_config, tmp_path):
-    fake = FakeProvisioner(sshd, tmp_path / "marker", ready_after=1000)
+def test_setup_failure_marker_is_reported(remote_config, tmp_path, fake_provisioner):
+    fake = fake_provisioner(tmp_path / "marker", ready_after=1000)
     (tmp_path / "marker").mkdir()
     (tmp_path / "marker" / "ready.failed").write_text("pip install tensorflow failed\n")
     with pytest.raises(Exception, match="pip install tensorflow failed"):
