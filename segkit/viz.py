@@ -215,8 +215,19 @@ def blend_overlay(
     return np.clip(np.rint(rgb), 0, 255).astype(np.uint8)
 
 
+class _Figure(Figure):
+    """A Figure that shows itself as a PNG in Jupyter, whatever the matplotlib backend."""
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        buf = io.BytesIO()
+        self.savefig(buf, format="png", dpi=90)
+        return buf.getvalue()
+
+
 def _new_axes(nrows: int, ncols: int, *, cell: float = 2.6) -> tuple[Figure, np.ndarray]:
-    fig = Figure(figsize=(cell * ncols, cell * nrows), layout="constrained")
+    fig = _Figure(figsize=(cell * ncols, cell * nrows), layout="constrained")
     axes = np.asarray(fig.subplots(nrows, ncols, squeeze=False))
     return fig, axes
 
@@ -260,7 +271,7 @@ def overlay(
     if ax is None:
         h, w = rgb.shape[:2]
         scale = 5.0 / max(h, w)
-        fig = Figure(figsize=(max(w * scale, 2.0), max(h * scale, 2.0)), layout="constrained")
+        fig = _Figure(figsize=(max(w * scale, 2.0), max(h * scale, 2.0)), layout="constrained")
         ax = fig.add_subplot(1, 1, 1)
     else:
         fig = ax.figure
@@ -438,7 +449,7 @@ def plot_metric_distribution(
     show = images is not None and len(order) > 0
     nrows = 2 if show else 1
     ncols = max(2, len(order)) if show else 1
-    fig = Figure(figsize=(3.0 * ncols if show else 5.5, 3.2 * nrows), layout="constrained")
+    fig = _Figure(figsize=(3.0 * ncols if show else 5.5, 3.2 * nrows), layout="constrained")
     grid = fig.add_gridspec(nrows, ncols)
     ax = fig.add_subplot(grid[0, :])
     finite = values[np.isfinite(values)]

@@ -25,10 +25,10 @@ ALL = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
 # Small parameters: each notebook runs in seconds on the synthetic data.
 TINY: dict[str, dict[str, Any]] = {
     "01_dataset_template": {"write_now": True, "template_path": "template.json", "width": 128},
-    "02_prepare_and_inspect": {"n_images": 8, "image_size": 64, "output_dir": "output"},
+    "02_prepare_and_inspect": {"n_images": 12, "image_size": 64, "output_dir": "output"},
     "03_train_unet": {
         "epochs": 1,
-        "n_images": 8,
+        "n_images": 12,
         "image_size": 64,
         "depth": 2,
         "base_filters": 4,
@@ -36,7 +36,7 @@ TINY: dict[str, dict[str, Any]] = {
     },
     "04_evaluate_and_visualize": {
         "epochs": 1,
-        "n_images": 8,
+        "n_images": 12,
         "image_size": 64,
         "large_image_size": 160,
         "output_dir": "output",

@@ -154,3 +154,13 @@ def test_plot_metric_distribution_names_worst(sample):
     _rendered(fig2)
     with pytest.raises(KeyError, match="iou"):
         viz.plot_metric_distribution(per_image, "iou")
+
+
+def test_figures_show_as_png_in_jupyter(sample):
+    for fig in (
+        viz.overlay(sample.image, sample.mask),
+        viz.prediction_grid([sample.image], [sample.mask]),
+        viz.plot_history({"loss": [1.0, 0.5]}),
+        viz.plot_metric_distribution([{"name": "a", "dice": 0.5}]),
+    ):
+        assert fig._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"
