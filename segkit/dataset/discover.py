@@ -48,6 +48,8 @@ MASK_DIR_NAMES = (
     "ground_truth", "gt", "targets", "target", "segmentations", "segmentation",
 )  # fmt: skip
 _AUTO_ORDER = ("kaggle", "nnunet", "separate", "suffix")
+# Mask keywords tried for the suffix layout when none is named explicitly.
+COMMON_KEYWORDS = ("_mask", "_masks", "_label", "_labels", "_seg", "_gt", "-mask", "-label")
 _NNUNET_CHANNEL = re.compile(r"^(?P<case>.+)_(?P<channel>\d{4})$")
 
 
@@ -193,6 +195,7 @@ class _Found:
     images_without_mask: list[str]
     masks_without_image: list[str]
     unrelated: list[UnmatchedFile]
+    keyword: str | None = None
 
 
 def _walk(root: Path) -> tuple[list[str], list[str]]:
@@ -301,7 +304,7 @@ def _separate(files: list[str], keyword: str, opts: SourceLayout, root: Path) ->
 
 
 def _suffix(files: list[str], keyword: str) -> _Found:
-    found = _Found([], [], [], [])
+    found = _Found([], [], [], [], keyword)
     by_dir: dict[str, list[str]] = defaultdict(list)
     for f in files:
         by_dir[_parent(f)].append(f)
@@ -469,6 +472,14 @@ def _run_layout(
         return _separate(files, keyword, opts, root)
     if layout == "suffix":
         return _suffix(files, keyword)
+    if layout == "suffix?":  # keyword not named: also try the common ones
+        best: _Found | None = None
+        for kw in dict.fromkeys((keyword, *COMMON_KEYWORDS)):
+            found = _suffix(files, kw)
+            if best is None or len(found.pairs) > len(best.pairs):
+                best = found
+        assert best is not None
+        return best
     if layout == "nnunet":
         return _nnunet(files)
     if layout == "kaggle":
@@ -519,10 +530,11 @@ def discover_pairs(
     keyword = opts.mask_keyword or mask_keyword
     files, others = _walk(root)
     chosen = opts.resolved
+    suffix = "suffix" if opts.mask_keyword else "suffix?"
     if chosen == "auto":
         best: tuple[str, _Found] | None = None
         for name in _AUTO_ORDER:
-            result = _run_layout(name, files, keyword, opts, root)
+            result = _run_layout(suffix if name == "suffix" else name, files, keyword, opts, root)
             if best is None or len(result.pairs) > len(best[1].pairs):
                 best = (name, result)
         assert best is not None
@@ -532,11 +544,11 @@ def discover_pairs(
             reason = "no layout finds a mask for it (name the layout, folders or patterns)"
             found = _Found([], [], [], [UnmatchedFile(f, reason) for f in files])
     else:
-        found = _run_layout(chosen, files, keyword, opts, root)
+        found = _run_layout(suffix if chosen == "suffix" else chosen, files, keyword, opts, root)
     return Discovery(
         root=root,
         layout=chosen,
-        mask_keyword=keyword,
+        mask_keyword=found.keyword or keyword,
         pairs=tuple(_unique_names(found)),
         images_without_mask=tuple(sorted(found.images_without_mask)),
         masks_without_image=tuple(sorted(found.masks_without_image)),

@@ -174,7 +174,10 @@ def _plan(
 ) -> list[PairTask]:
     pattern = template.split.group_pattern
     groups = {p.name: group_of(p.image, p.name, pattern) for p in discovery.pairs}
-    parts = assign_splits(groups.values(), template.split)
+    earlier = None
+    if previous is not None and previous.template.split == template.split:
+        earlier = {r.group: r.split for r in previous.pairs}
+    parts = assign_splits(groups.values(), template.split, earlier)
     old: dict[str, list[dict[str, Any]]] = {}
     if previous is not None and previous.template == template:
         for r in previous.pairs:

@@ -8,15 +8,16 @@ already assigned.
 
 Small data sets: when a part with a non-zero fraction would be empty and at least three
 groups exist, the training group whose number lies closest to that part's interval is moved
-there, so ``val`` and ``test`` are never empty by bad luck. That borrowed group can return
-to ``train`` once enough new groups arrive to fill the part on their own.
+there, so ``val`` and ``test`` are never empty by bad luck. Pass the assignment of an earlier
+run as ``previous`` (``prepare`` does so when it rebuilds a data set) and every group keeps
+its part, including a borrowed one, so adding files never moves those already assigned.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from segkit.template import SplitSpec
 
@@ -51,10 +52,21 @@ def _part(u: float, spec: SplitSpec) -> str:
     return "test" if spec.test > 0 else ("val" if spec.val > 0 else "train")
 
 
-def assign_splits(groups: Iterable[str], spec: SplitSpec) -> dict[str, str]:
-    """Map every group id to ``"train"``, ``"val"`` or ``"test"`` (see the module docstring)."""
+def assign_splits(
+    groups: Iterable[str], spec: SplitSpec, previous: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Map every group id to ``"train"``, ``"val"`` or ``"test"`` (see the module docstring).
+
+    Parameters
+    ----------
+    groups : iterable of str
+    spec : SplitSpec
+    previous : mapping, optional
+        Group to part from an earlier run with the same ``spec``; those groups keep their part.
+    """
     values = {g: split_value(g, spec.seed) for g in sorted(set(groups))}
-    parts = {g: _part(u, spec) for g, u in values.items()}
+    previous = previous or {}
+    parts = {g: previous.get(g) or _part(u, spec) for g, u in values.items()}
     if len(values) < 3:
         return parts
     bounds = {
@@ -65,7 +77,7 @@ def assign_splits(groups: Iterable[str], spec: SplitSpec) -> dict[str, str]:
         if getattr(spec, part) <= 0 or part in parts.values():
             continue
         lo, hi = bounds[part]
-        train = [g for g, p in parts.items() if p == "train"]
+        train = [g for g, p in parts.items() if p == "train" and g not in previous]
         if len(train) < 2:
             continue
         centre = (lo + hi) / 2
