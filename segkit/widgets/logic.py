@@ -39,6 +39,9 @@ __all__ = [
     "open_dataset",
     "load_item",
     "render_overlay",
+    "resolve_model",
+    "decode_upload",
+    "predict_mask",
 ]
 
 # (label shown in the form, template value); order as in the paper's form, TIFF added.
@@ -462,3 +465,45 @@ def render_overlay(
     rgb = blend_overlay(image, mask, prediction, alpha=alpha, contours=contours)
     step = max(1, int(np.ceil(max(rgb.shape[:2]) / max_side)))
     return encode_image(np.ascontiguousarray(rgb[::step, ::step]), ".png")
+
+
+# --- prediction viewer ------------------------------------------------------------------------
+
+
+def resolve_model(model: Any) -> tuple[Any, Any]:
+    """``(keras.Model, ModelInfo or None)`` from a run or model folder, a ``.keras`` file, a
+    :class:`segkit.runs.Run`, a ``(model, info)`` pair or a Keras model."""
+    if isinstance(model, tuple) and len(model) == 2:
+        return model[0], model[1]
+    if hasattr(model, "model_path") and hasattr(model, "path"):  # a Run
+        model = model.path
+    if isinstance(model, str | Path):
+        from segkit.models import load_model
+
+        return load_model(model)
+    return model, None
+
+
+def decode_upload(value: Any) -> tuple[str, np.ndarray]:
+    """Name and pixels of the first file of an ``ipywidgets.FileUpload`` value.
+
+    Accepts the ipywidgets 8 form (a tuple of dicts with ``name`` and ``content``) and the
+    ipywidgets 7 form (a dict of name to dict with ``content``).
+    """
+    from segkit.io import decode_image, to_uint8
+
+    if isinstance(value, Mapping):
+        value = [{"name": k, **v} for k, v in value.items()]
+    files = list(value or ())
+    if not files:
+        raise ValueError("no file uploaded")
+    first = files[0]
+    name = str(first.get("name", "upload.png"))
+    return name, to_uint8(decode_image(bytes(first["content"]), name))
+
+
+def predict_mask(model: Any, info: Any, image: np.ndarray, *, tta: bool = False) -> np.ndarray:
+    """Class-index mask of a raw image (:func:`segkit.inference.predict`, tiled as needed)."""
+    from segkit.inference import predict
+
+    return predict(model, image, info=info, tta=tta)
