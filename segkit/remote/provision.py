@@ -33,6 +33,7 @@ __all__ = [
     "PulumiProvisioner",
     "find_pulumi",
     "caller_install_spec",
+    "caller_tensorflow_spec",
     "default_infra_dir",
 ]
 
@@ -155,6 +156,19 @@ def caller_install_spec(*, repo_url: str | None = None, extras: str = "gpu,noteb
     )
 
 
+def caller_tensorflow_spec() -> str | None:
+    """``tensorflow[and-cuda]==X.Y.Z`` for the TensorFlow installed here (CPU or GPU build), so
+    the remote machine trains with the same version; ``None`` when TensorFlow is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for dist in ("tensorflow", "tensorflow-cpu"):
+        try:
+            return f"tensorflow[and-cuda]=={version(dist)}"
+        except PackageNotFoundError:
+            continue
+    return None
+
+
 def _git(root: Path, *args: str) -> str:
     try:
         out = subprocess.run(
@@ -255,7 +269,7 @@ class PulumiProvisioner:
             "size": s.size,
             "region": s.region,
             "sshCidr": s.ssh_cidr,
-            "tensorflowSpec": s.tensorflow_spec,
+            "tensorflowSpec": s.tensorflow_spec or caller_tensorflow_spec(),
             "allowWorldSsh": "true" if s.allow_world_ssh else None,
         }
         for key, value in values.items():
