@@ -153,6 +153,11 @@ class InspectReport:
         return "\n".join(lines)
 
 
+def _kind(description: str) -> str:
+    """``"instance labels (12 ids)"`` -> ``"instance labels"``; binary kinds keep values."""
+    return description.split(" (")[0] if "(" in description else description
+
+
 def _wh(size: Any) -> str:
     return f"{size[1]}x{size[0]}" if size else "?"
 
@@ -284,10 +289,16 @@ def _report(discovery: Discovery, results: list[dict[str, Any]]) -> InspectRepor
                 }
             )
     values = sorted(union, key=lambda v: (isinstance(v, str), v))
-    encoding = describe_mask_values(values) if values else "-"
-    most = max((len(p.get("mask_values") or ()) for p in pairs), default=0)
-    if most > 8 and not encoding.startswith("RGB"):
-        encoding = f"instance labels (up to {most - 1} ids per mask)"
+    kinds = Counter(
+        _kind(describe_mask_values(p["mask_values"])) for p in pairs if p.get("mask_values")
+    )
+    if len(kinds) > 1:
+        encoding = "mixed: " + ", ".join(f"{k} ({n})" for k, n in kinds.most_common())
+    else:
+        encoding = describe_mask_values(values) if values else "-"
+        most = max((len(p.get("mask_values") or ()) for p in pairs), default=0)
+        if most > 8 and not encoding.startswith("RGB"):
+            encoding = f"instance labels (up to {most - 1} ids per mask)"
     duplicates = tuple(tuple(sorted(v)) for v in by_pixels.values() if len(v) > 1)
     return InspectReport(
         root=discovery.root,
