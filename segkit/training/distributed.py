@@ -80,9 +80,8 @@ def select_strategy() -> StrategyInfo:
     workers, position = tf_config_workers()
     if workers > 1:
         strategy = tf.distribute.MultiWorkerMirroredStrategy()
-        return StrategyInfo(
-            strategy, "multi_worker", strategy.num_replicas_in_sync, position == 0, gpus
-        )
+        replicas = strategy.num_replicas_in_sync
+        return StrategyInfo(strategy, "multi_worker", replicas, position == 0, gpus, position)
     if gpus > 1:
         strategy = tf.distribute.MirroredStrategy()
         return StrategyInfo(strategy, "mirrored", strategy.num_replicas_in_sync, True, gpus)
@@ -109,6 +108,25 @@ def _per_example_loss(loss: Any, y_true: Any, y_pred: Any) -> Any:
     if rank > 1:
         values = ops.mean(values, axis=tuple(range(1, rank)))
     return values
+
+
+def _sync_function(model: keras.Model, strategy: Any) -> Callable[[], None] | None:
+    """Average the non-trainable variables (batch-norm statistics) over all replicas.
+
+    Each worker sees its own shard, so its batch-norm moving statistics drift apart from the
+    others'; averaging them after every epoch keeps every worker's model identical.
+    """
+    variables = list(model.non_trainable_variables)
+    if not variables:
+        return None
+
+    @tf.function
+    def sync() -> None:
+        local = strategy.run(lambda: [tf.identity(v.value) for v in variables])
+        for variable, value in zip(variables, local):
+            variable.assign(strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None))
+
+    return sync
 
 
 def fit_custom(
@@ -182,6 +200,7 @@ def fit_custom(
         count = max(totals[2], 1.0)
         return totals[0] / count, totals[1] / count
 
+    sync = _sync_function(model, strategy)
     cb = keras.callbacks.CallbackList(list(callbacks), model=model)
     model.stop_training = False
     cb.on_train_begin()
@@ -189,6 +208,8 @@ def fit_custom(
         cb.on_epoch_begin(epoch)
         start = time.perf_counter()
         train_loss, train_dice = run_epoch(train_data, train_step)
+        if sync is not None:
+            sync()
         logs = {"loss": train_loss, "dice": train_dice}
         if val_data is not None:
             val_loss, val_dice = run_epoch(val_data, eval_step)

@@ -175,7 +175,7 @@ def _train(
     if initial_epoch < config.epochs and not (state or {}).get("stopped_early"):
         _fit(model, manifest, config, info, cbs, initial_epoch, has_val, run_dir)
     seconds = time.perf_counter() - start
-    _finish(model, manifest, config, checkpoint, run_dir, seconds, precision, tracker)
+    _finish(model, manifest, config, checkpoint, run_dir, seconds, tracker)
 
 
 def _finished(state: dict[str, Any], config: TrainConfig) -> bool:
@@ -256,7 +256,6 @@ def _finish(
     checkpoint: RunCheckpoint,
     run_dir: Path,
     seconds: float,
-    precision: str,
     tracker: MLflowLogger | None,
 ) -> None:
     best = run_dir / "checkpoints" / BEST_WEIGHTS
@@ -274,16 +273,15 @@ def _finish(
     if checkpoint.best_epoch is not None:
         row = checkpoint.history[checkpoint.best_epoch - 1]
         metrics["best_epoch_logs"] = {k: v for k, v in row.items() if k != "epoch"}
+    # A float32 copy outside any distribution strategy: evaluated, drawn and saved.
+    keras.mixed_precision.set_global_policy("float32")
+    final = build_model(config, template.channels, template.num_classes)
+    final.set_weights(model.get_weights())
     for part in ("val", "test"):
         if manifest.split(part):
             ds = make_dataset(manifest, part, config, training=False)
-            values = model.evaluate(ds, verbose=0, return_dict=True)
+            values = final.evaluate(ds, verbose=0, return_dict=True)
             metrics[part] = {k: float(v) for k, v in values.items()}
-    final = model
-    if precision != "float32":
-        keras.mixed_precision.set_global_policy("float32")
-        final = _architecture(config, template.channels, template.num_classes)
-        final.set_weights(model.get_weights())
     save_model(final, run_dir, _model_info(manifest, config))
     atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     _write_figures(final, manifest, config, run_dir)
