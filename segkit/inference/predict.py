@@ -152,8 +152,15 @@ def predict_proba(
     pad_h, pad_w = max(0, tile[0] - h), max(0, tile[1] - w)
     if pad_h or pad_w:
         arr = np.pad(arr, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect")
+    # No padding of the last batch: a compiled model retraces once for the smaller batch and
+    # then accepts any batch size, while padding would cost work on every image.
     proba = sliding_window(
-        _batch_predictor(model, tta), arr, tile, overlap=overlap, batch_size=batch_size
+        _batch_predictor(model, tta),
+        arr,
+        tile,
+        overlap=overlap,
+        batch_size=batch_size,
+        pad_batches=False,
     )
     proba = _resize_proba(proba[:h, :w], raw_shape)
     return proba[..., 0] if proba.shape[2] == 1 else proba
