@@ -37,6 +37,7 @@ __all__ = [
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 DEFAULT_MAX_PIXELS = 200_000_000
 _TIFF = (".tif", ".tiff")
+_PIL_8BIT_MODES = ("L", "LA", "P", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "1")
 
 
 class ImageReadError(ValueError):
@@ -119,7 +120,7 @@ def _read_tiff(data: bytes, p: Path, max_pixels: int | None) -> np.ndarray:
     # Pillow (libtiff) decodes the common compressions (LZW, Deflate, JPEG) without extra
     # packages; tifffile handles what Pillow cannot (multi-channel 16-bit, float, planar).
     try:
-        arr = _read_pillow(data, p, max_pixels)
+        arr: np.ndarray | None = _read_pillow(data, p, max_pixels)
     except ImageReadError as exc:
         if "exceeds the limit" in str(exc):
             raise
@@ -170,6 +171,11 @@ def decode_pil(
         try:
             im = Image.open(_io.BytesIO(data))
             _check_pixels(p, im.height, im.width, max_pixels)
+            if im.format == "TIFF" and im.mode in _PIL_8BIT_MODES:
+                bits = im.tag_v2.get(258, (8,))
+                bits = bits if isinstance(bits, tuple) else (bits,)
+                if max(bits) > 8:  # Pillow would reduce these samples to 8 bits
+                    raise ImageReadError(f"{p}: {max(bits)}-bit samples need tifffile")
             im.load()
             return im
         except ImageReadError:

@@ -108,15 +108,16 @@ def test_16bit_grey_and_rgba_sources(tmp_path: Path) -> None:
     ramp = np.linspace(1000, 3000, 40 * 40).reshape(40, 40).astype(np.uint16)
     write_image(src / "images/g16.png", ramp)
     write_image(src / "images/g16t.tif", ramp)
+    write_image(src / "images/rgb16.tif", np.dstack([ramp, ramp, ramp]))
     rgba = np.zeros((40, 40, 4), np.uint8)
     rgba[..., 1] = 200
     write_image(src / "images/rgba.png", rgba)  # alpha 0 everywhere: dropped, not applied
     labels = np.zeros((40, 40), np.uint16)
     labels[5:10, 5:10] = 4000
-    for n in ("g16", "g16t", "rgba"):
+    for n in ("g16", "g16t", "rgb16", "rgba"):
         write_image(src / f"masks/{n}.png", labels)
     m = prep(src, tmp_path / "dst", T32.replace(height=40, width=40)).manifest
-    for n in ("g16", "g16t"):
+    for n in ("g16", "g16t", "rgb16"):
         image, mask = load_pair(m, n)
         # 0.1st-99.9th percentile stretch to 0..255
         assert image.min() == 0 and image.max() == 255
