@@ -28,6 +28,9 @@ __all__ = [
     "FocalLoss",
     "CrossEntropyDiceLoss",
     "get_loss",
+    "prepare_targets",
+    "foreground",
+    "soft_dice",
 ]
 
 LOSS_NAMES = ("bce", "ce", "dice", "bce_dice", "ce_dice", "focal")

@@ -41,6 +41,7 @@ def test_round_trip_keeps_predictions_and_info(tmp_path, compiled_model):
         assert loaded == info
 
 
+@pytest.mark.slow  # starts a fresh Python with TensorFlow
 def test_saved_model_loads_with_plain_keras_in_a_fresh_process(tmp_path, compiled_model):
     path = save_model(compiled_model, tmp_path, ModelInfo((None, None, 3)))
     code = (
@@ -56,6 +57,7 @@ def test_saved_model_loads_with_plain_keras_in_a_fresh_process(tmp_path, compile
     assert "(1, 8, 8, 1)" in out.stdout
 
 
+@pytest.mark.slow  # starts a fresh Python with TensorFlow
 def test_compiled_checkpoint_loads_once_segkit_losses_are_imported(tmp_path, compiled_model):
     path = tmp_path / "checkpoint.keras"
     compiled_model.save(path)
