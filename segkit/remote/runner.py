@@ -300,7 +300,7 @@ class _Job:
             ssh.makedirs(out_dir)
             params = self._prepare_params(ssh, base, out_dir)
             ssh.put_file(self.notebook, f"{job_dir}/input.ipynb")
-            ssh.put_bytes(json.dumps(params).encode(), f"{job_dir}/parameters.json")
+            ssh.put_bytes(json.dumps(params, default=str).encode(), f"{job_dir}/parameters.json")
             self.log(f"running {self.notebook.name} on {machine.target} (job {job_id})")
             try:
                 code = self._execute(ssh, job_dir)
@@ -430,7 +430,9 @@ class _Job:
             if error is None
             else {"cell": error.index, "ename": error.ename, "evalue": error.evalue},
         }
-        atomic_write_text(self.output_dir / "remote.json", json.dumps(record, indent=2) + "\n")
+        atomic_write_text(
+            self.output_dir / "remote.json", json.dumps(record, indent=2, default=str) + "\n"
+        )
         if not result.ok:
             raise NotebookFailedError(result)
         self.log(f"done: {executed_path} ({len(result.run_dirs)} run folder(s))")

@@ -86,7 +86,8 @@ def test_stack_without_yes_and_without_a_terminal_creates_nothing(
 
 
 @pytest.mark.remote
-def test_host_mode_reports_the_failing_cell(sshd, remote_config, tmp_path, capsys):
+def test_host_mode_reports_the_failing_cell(sshd, remote_config, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no pulumi (nor anything else) needed locally
     out = tmp_path / "out"
     code = main(
         [
