@@ -71,7 +71,7 @@ class Run:
         row: dict[str, Any] = {
             "run": self.run_id,
             "status": self.status,
-            "epochs": f"{self.epochs_done}/{self.config.epochs}",
+            "progress": f"{self.epochs_done}/{self.config.epochs}",
             "best_epoch": self.metrics.get("best_epoch"),
         }
         for part in ("val", "test"):
@@ -153,14 +153,14 @@ def compare_runs(runs: Sequence[Run], *, all_fields: bool = False) -> dict[str, 
     Returns
     -------
     dict of str to list
-        Ordered rows: ``run``, ``status``, ``epochs``, ``best_epoch``, the config fields, the
+        Ordered rows: ``run``, ``status``, ``progress``, ``best_epoch``, the config fields, the
         data set fingerprint and the ``val_*``/``test_*`` metrics. ``None`` where a run has no
         value.
     """
     runs = list(runs)
     summaries = [r.summary() for r in runs]
     table: dict[str, list[Any]] = {}
-    for key in ("run", "status", "epochs", "best_epoch"):
+    for key in ("run", "status", "progress", "best_epoch"):
         table[key] = [s.get(key) for s in summaries]
     configs = [r.config.to_dict() for r in runs]
     for name in configs[0] if configs else []:

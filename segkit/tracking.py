@@ -70,7 +70,7 @@ class MLflowLogger(keras.callbacks.Callback):
         super().__init__()
         self.run_dir = Path(run_dir)
         self.uri = uri
-        self.params = params
+        self.run_params = params
         self.experiment = experiment
         self.mlflow_run_id: str | None = None
 
@@ -91,7 +91,7 @@ class MLflowLogger(keras.callbacks.Callback):
         run = mlflow.start_run(run_name=self.run_dir.name)
         try:
             self.mlflow_run_id = run.info.run_id
-            mlflow.log_params({k: str(v) for k, v in self.params.items()})
+            mlflow.log_params({k: str(v) for k, v in self.run_params.items()})
             mlflow.set_tags({"segkit.run_dir": str(self.run_dir.resolve())})
         finally:
             mlflow.end_run()
