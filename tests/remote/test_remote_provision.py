@@ -146,3 +146,36 @@ def test_install_spec_of_a_release_and_of_a_commit(monkeypatch):
         caller_install_spec()
     monkeypatch.setenv("SEGKIT_REMOTE_SPEC", "segkit @ file:///wheels/segkit.whl")
     assert caller_install_spec() == "segkit @ file:///wheels/segkit.whl"
+
+
+def test_stack_runs_the_infra_program_with_this_python(fake_pulumi, tmp_path, monkeypatch):
+    import sys
+
+    from pulumi import automation as auto
+
+    fake_pulumi.write_text("#!/bin/sh\necho v3.999.0\n")
+    seen = {}
+
+    def create_or_select_stack(**kwargs):
+        seen.update(kwargs)
+        return FakeStack()
+
+    monkeypatch.setattr(auto, "create_or_select_stack", create_or_select_stack)
+    p = PulumiProvisioner(StackSettings(stack="org/dev", infra_dir=str(REPO / "infra_pulumi")))
+    p._stack()
+    assert seen["stack_name"] == "org/dev"
+    assert seen["work_dir"] == str(REPO / "infra_pulumi")
+    opts = seen["opts"]
+    assert opts.env_vars == {"PULUMI_PYTHON_CMD": sys.executable}
+    assert opts.pulumi_command.command == str(fake_pulumi)
+
+
+def test_destroy_command_destroys_the_stack(fake_pulumi, tmp_path, monkeypatch, capsys):
+    from segkit.cli import main
+
+    stack = FakeStack()
+    monkeypatch.setattr(PulumiProvisioner, "_stack", lambda self: stack)
+    code = main(["remote", "destroy", "--stack", "dev", "--infra-dir", str(REPO / "infra_pulumi")])
+    assert code == 0
+    assert stack.calls == ["destroy"]
+    assert "stack dev: destroyed" in capsys.readouterr().out

@@ -186,3 +186,37 @@ def test_setup_failure_marker_is_reported(remote_config, tmp_path, fake_provisio
             log=lambda line: None,
         )
     assert fake.calls == ["up", "destroy"]
+
+
+def test_connection_dropped_during_the_run_is_resumed(sshd, remote_config, tmp_path, monkeypatch):
+    from segkit.remote.ssh import SSHSession
+
+    original = SSHSession.open_remote
+    drops = {"n": 0, "log_reads": 0}
+
+    def open_remote(self, path, mode="rb"):
+        fh = original(self, path, mode)
+        if path.endswith("papermill.log"):
+            drops["log_reads"] += 1
+            if drops["log_reads"] == 3:
+                drops["n"] += 1
+                self._client.get_transport().close()  # the line goes dead mid-read
+        return fh
+
+    monkeypatch.setattr(SSHSession, "open_remote", open_remote)
+    lines: list[str] = []
+    stream = io.StringIO()
+    result = run_remote_notebook(
+        FIXTURES / "divide.ipynb",
+        tmp_path / "out",
+        parameters={"divisor": 4, "sleep_s": 1.0},
+        target=sshd.target(),
+        config=remote_config,
+        log=lines.append,
+        stream=stream,
+    )
+    assert drops["n"] == 1
+    assert any("retrying" in line for line in lines), lines
+    assert result.ok
+    assert "0.25" in stream.getvalue()  # the output after the drop still arrived
+    assert (tmp_path / "out" / "after_failure.txt").read_text() == "never"

@@ -138,3 +138,21 @@ def test_parse_papermill_log():
     assert (err.execution_count, err.ename) == (3, "ZeroDivisionError")
     assert err.evalue == "division by zero"
     assert parse_papermill_log("all good") is None
+
+
+def test_teardown_survives_ctrl_c():
+    from segkit.remote.runner import _destroy
+
+    class Stubborn:
+        calls = 0
+
+        def destroy(self, log):
+            self.calls += 1
+            if self.calls == 1:
+                raise KeyboardInterrupt
+
+    lines: list[str] = []
+    p = Stubborn()
+    _destroy(p, lines.append, raise_errors=True)
+    assert p.calls == 2
+    assert any("destroying the machine first" in line for line in lines)
