@@ -34,14 +34,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def form_notebook(output: str | Path) -> str:
-    """The JSON of a notebook that shows the template form writing to ``output``."""
+    """The JSON of a notebook that shows the template form writing to ``output``.
+
+    A relative ``output`` is relative to the notebook's folder (the kernel's working directory).
+    """
     import nbformat
     from nbformat.v4 import new_code_cell, new_notebook
 
-    source = (
-        "from segkit.widgets import TemplateForm\n"
-        f"TemplateForm({str(Path(output).expanduser().resolve())!r})"
-    )
+    source = f"from segkit.widgets import TemplateForm\nTemplateForm({str(output)!r})"
     nb = new_notebook(cells=[new_code_cell(source, id="form")])
     nb.metadata["kernelspec"] = {
         "name": "python3",
@@ -157,7 +157,8 @@ def run(args: argparse.Namespace) -> int:
                 raise FileNotFoundError(f"{notebook}: no such notebook")
         else:
             notebook = Path(tmp) / "template_form.ipynb"
-            notebook.write_text(form_notebook(args.output), encoding="utf-8")
+            output = Path(args.output).expanduser().resolve()
+            notebook.write_text(form_notebook(output), encoding="utf-8")
         print(f"segkit ui: serving the template form at http://127.0.0.1:{port}/?token={token}")
         print("segkit ui: press Ctrl-C to stop", flush=True)
         proc = subprocess.Popen(voila_command(notebook, port=port, token=token))
