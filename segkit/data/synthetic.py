@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 
 __all__ = ["SyntheticSample", "make_synthetic_sample", "make_synthetic_dataset"]
 
@@ -83,6 +82,8 @@ def make_synthetic_sample(
     positive_fraction : float
         Expected fraction of DAB-positive nuclei.
     """
+    from scipy import ndimage  # imported here: `import segkit` stays quick
+
     rng = np.random.default_rng(seed)
     rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
 
@@ -195,7 +196,8 @@ def make_synthetic_dataset(
             mask = s.class_mask
         else:
             raise ValueError(
-                f"mask_encoding: expected binary, binary01, instance or classes, got {mask_encoding!r}"
+                "mask_encoding: expected binary, binary01, instance or classes, "
+                f"got {mask_encoding!r}"
             )
         if layout == "separate":
             img_path = out / "images" / f"{name}.{image_type}"
