@@ -26,8 +26,9 @@ def strip_ansi(text: str) -> str:
 class CellError:
     """The cell that failed and its error.
 
-    ``index`` is the cell's position in the executed notebook (0-based, counting every cell);
-    ``execution_count`` is the ``In [N]`` number, or ``None`` when unknown.
+    ``index`` is the cell's 0-based position in the notebook as written (markdown cells
+    counted, cells papermill inserted not); ``execution_count`` is the ``In [N]`` number of
+    the executed notebook, or ``None`` when unknown.
     """
 
     index: int | None
@@ -43,19 +44,26 @@ def _source(cell: dict) -> str:
     return "".join(src) if isinstance(src, list) else str(src)
 
 
+_INSERTED = ("papermill-error-cell-tag", "injected-parameters")
+
+
 def find_cell_error(notebook: str | Path) -> CellError | None:
     """The first code cell of ``notebook`` whose outputs hold an error, or ``None``.
 
-    papermill's own banner cells (tagged ``papermill-error-cell-tag``) are skipped.
+    Cells papermill inserted (its error banner, the injected parameters) are skipped and not
+    counted, so ``index`` is the cell's position in the notebook the user wrote.
     """
     try:
         nb = json.loads(Path(notebook).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    for index, cell in enumerate(nb.get("cells", [])):
-        if cell.get("cell_type") != "code":
+    index = -1
+    for cell in nb.get("cells", []):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if any(t in tags for t in _INSERTED):
             continue
-        if "papermill-error-cell-tag" in cell.get("metadata", {}).get("tags", []):
+        index += 1
+        if cell.get("cell_type") != "code":
             continue
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
@@ -97,7 +105,7 @@ def format_cell_error(error: CellError, *, max_source_lines: int = 20) -> str:
     """A short report: which cell, its source, and the error on the last line."""
     where = []
     if error.index is not None:
-        where.append(f"cell {error.index}")
+        where.append(f"cell {error.index + 1} of the notebook")
     if error.execution_count is not None:
         where.append(f"In [{error.execution_count}]")
     lines = [f"notebook failed at {' / '.join(where) or 'an unknown cell'}:"]

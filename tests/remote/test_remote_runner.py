@@ -96,6 +96,7 @@ def test_failing_cell_is_reported_partial_notebook_downloaded_and_teardown_runs(
     assert err is not None
     assert err.ename == "ZeroDivisionError"
     assert "ratio = 1 / divisor" in err.source
+    assert err.index == 2  # the third cell of divide.ipynb as written
     message = str(info.value)
     assert "ratio = 1 / divisor" in message and "ZeroDivisionError" in message
     assert fake.calls == ["up", "destroy"]

@@ -113,10 +113,10 @@ def test_find_cell_error_skips_papermill_banner(tmp_path):
     }
     err = find_cell_error(_notebook(tmp_path, [banner, ok, bad]))
     assert err is not None
-    assert (err.index, err.execution_count, err.ename) == (2, 7, "ValueError")
+    assert (err.index, err.execution_count, err.ename) == (1, 7, "ValueError")
     assert err.traceback == ("ValueError: shapes differ",)
     text = format_cell_error(err)
-    assert "cell 2 / In [7]" in text and "    model.fit(x)" in text
+    assert "cell 2 of the notebook / In [7]" in text and "    model.fit(x)" in text
     assert text.endswith("ValueError: shapes differ")
     assert find_cell_error(_notebook(tmp_path, [ok])) is None
 
