@@ -172,7 +172,7 @@ def decode_pil(
             im = Image.open(_io.BytesIO(data))
             _check_pixels(p, im.height, im.width, max_pixels)
             if im.format == "TIFF" and im.mode in _PIL_8BIT_MODES:
-                bits = im.tag_v2.get(258, (8,))
+                bits = im.tag_v2.get(258, (8,))  # type: ignore[attr-defined]
                 bits = bits if isinstance(bits, tuple) else (bits,)
                 if max(bits) > 8:  # Pillow would reduce these samples to 8 bits
                     raise ImageReadError(f"{p}: {max(bits)}-bit samples need tifffile")

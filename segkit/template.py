@@ -168,9 +168,7 @@ class ClassSpec:
 
     def to_dict(self) -> dict[str, Any]:
         mapping = (
-            None
-            if self.mapping is None
-            else {format_mask_value(k): v for k, v in self.mapping}
+            None if self.mapping is None else {format_mask_value(k): v for k, v in self.mapping}
         )
         return {"names": list(self.names), "mapping": mapping}
 
@@ -275,7 +273,9 @@ class DatasetTemplate:
             if isinstance(v, bool) or not isinstance(v, int) or not MIN_SIZE <= v <= MAX_SIZE:
                 raise _bad(name, getattr(self, name), f"an integer from {MIN_SIZE} to {MAX_SIZE}")
             object.__setattr__(self, name, v)
-        object.__setattr__(self, "image_type", _norm_choice("image_type", self.image_type, IMAGE_TYPES))
+        object.__setattr__(
+            self, "image_type", _norm_choice("image_type", self.image_type, IMAGE_TYPES)
+        )
         object.__setattr__(
             self, "color_model", _norm_choice("color_model", self.color_model, COLOR_MODELS)
         )
@@ -366,7 +366,9 @@ def _classes_from_dict(data: Mapping[str, Any]) -> ClassSpec:
     mapping = data.get("mapping")
     if mapping is not None and not isinstance(mapping, Mapping):
         raise _bad("classes.mapping", mapping, 'an object such as {"255": 1}')
-    return ClassSpec(names=tuple(names), mapping=None if mapping is None else tuple(mapping.items()))
+    return ClassSpec(
+        names=tuple(names), mapping=None if mapping is None else tuple(mapping.items())
+    )
 
 
 def _split_from_dict(data: Mapping[str, Any]) -> SplitSpec:
@@ -379,8 +381,10 @@ def _split_from_dict(data: Mapping[str, Any]) -> SplitSpec:
 
 def is_paper_form(data: Mapping[str, Any]) -> bool:
     """True for the JSON written by the paper's web form."""
-    return "separate_file_format" in data or "description" in data or (
-        "image_type" in data and str(data.get("image_type", "")).strip().isdigit()
+    return (
+        "separate_file_format" in data
+        or "description" in data
+        or ("image_type" in data and str(data.get("image_type", "")).strip().isdigit())
     )
 
 
@@ -407,8 +411,15 @@ def template_from_paper(data: Mapping[str, Any], **overrides: Any) -> DatasetTem
             raise _bad(name, raw, f"an index from 1 to {len(choices)} ({', '.join(choices)})")
         return choices[i - 1]
 
-    known = {"_token", "height", "width", "image_type", "color_model", "separate_file_format",
-             "description"}
+    known = {
+        "_token",
+        "height",
+        "width",
+        "image_type",
+        "color_model",
+        "separate_file_format",
+        "description",
+    }
     unknown = set(data) - known
     if unknown:
         raise _bad(sorted(unknown)[0], data[sorted(unknown)[0]], "not a field of the paper's form")
@@ -446,7 +457,9 @@ def parse_template(data: Mapping[str, Any]) -> DatasetTemplate:
     unknown = set(data) - known
     if unknown:
         name = sorted(unknown)[0]
-        raise _bad(name, data[name], f"not a template field; known fields: {', '.join(sorted(known))}")
+        raise _bad(
+            name, data[name], f"not a template field; known fields: {', '.join(sorted(known))}"
+        )
     kwargs = dict(data)
     for name in ("height", "width"):
         if name in kwargs:

@@ -259,7 +259,9 @@ def inspect_dataset(
 
 
 def _report(discovery: Discovery, results: list[dict[str, Any]]) -> InspectReport:
-    pairs, unreadable, mismatches = [], [], []
+    pairs: list[dict[str, Any]] = []
+    unreadable: list[dict[str, str]] = []
+    mismatches: list[dict[str, Any]] = []
     formats: Counter[str] = Counter()
     sizes: Counter[str] = Counter()
     union: set[Any] = set()
@@ -272,7 +274,9 @@ def _report(discovery: Discovery, results: list[dict[str, Any]]) -> InspectRepor
             by_pixels[r["pixels_sha256"]].append(r["image"])
         if "name" not in r:
             continue
-        entry = {k: r[k] for k in ("name", "image", "mask", "mask_files", "ok") if k in r}
+        entry: dict[str, Any] = {
+            k: r[k] for k in ("name", "image", "mask", "mask_files", "ok") if k in r
+        }
         for k in ("image_size", "mask_size", "image_format", "mask_values"):
             entry[k] = r.get(k)
         pairs.append(entry)
