@@ -397,11 +397,11 @@ def open_dataset(path: str | Path, *, split: str | None = None) -> DatasetView:
 
         manifest = load_manifest(root)
         pairs = manifest.split(split) if split else manifest.pairs
-        items = tuple(
+        prepared = tuple(
             BrowseItem(p.name, manifest.path(p.image), (manifest.path(p.mask),), p.split)
             for p in pairs
         )
-        return DatasetView(root, "prepared", _manifest_summary(manifest), items, manifest)
+        return DatasetView(root, "prepared", _manifest_summary(manifest), prepared, manifest)
     from segkit.dataset import discover_pairs, inspect_dataset
 
     report = inspect_dataset(root)
