@@ -291,3 +291,28 @@ def test_pattern_layout_and_pool_without_fork(tmp_path: Path, monkeypatch, write
     report = prep(src, tmp_path / "dst", source_layout=layout, workers=2)
     assert report.layout == "pattern" and len(report.manifest.pairs) == 4
     assert report.manifest.extra["source_layout"] == "pattern"
+
+
+def test_palette_images_and_colour_coded_masks(tmp_path: Path) -> None:
+    from PIL import Image
+
+    src = tmp_path / "src"
+    (src / "images").mkdir(parents=True)
+    (src / "masks").mkdir()
+    idx = np.zeros((32, 32), np.uint8)
+    idx[:, 16:] = 1
+    pal = Image.fromarray(idx, mode="P")
+    pal.putpalette([0, 0, 200, 250, 250, 0] + [0] * 762)
+    for n in ("a", "b", "c"):
+        pal.save(src / f"images/{n}.png")
+        colour = np.zeros((32, 32, 3), np.uint8)
+        colour[:8] = (255, 0, 0)  # tumour
+        colour[8:16] = (0, 255, 0)  # stroma
+        colour[16:24] = (0, 0, 255)  # not mapped: background
+        write_image(src / f"masks/{n}.png", colour)
+    classes = ClassSpec(names=("bg", "tumour", "stroma"), mapping={"#ff0000": 1, "#00ff00": 2})
+    m = prep(src, tmp_path / "dst", T32.replace(classes=classes)).manifest
+    image, mask = load_pair(m, "a")
+    assert image[0, 0].tolist() == [0, 0, 200] and image[0, 31].tolist() == [250, 250, 0]
+    assert mask[:8].tolist() == [[1] * 32] * 8 and (mask[8:16] == 2).all()
+    assert not mask[16:].any()
