@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from segkit.remote.ssh import ConnectionLostError, SSHSession
+from segkit.remote.ssh import STREAM_THRESHOLD, ConnectionLostError, SSHSession
 from segkit.remote.sync import download_tree, local_manifest, remote_manifest, upload_tree
 
 pytestmark = pytest.mark.remote
@@ -28,29 +28,26 @@ class DroppingFile:
         self._left -= len(data)
         return data
 
-    def seek(self, offset: int) -> None:
-        self._fh.seek(offset)
-
     def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
-        self._fh.close()
+        self._fh.__exit__(*exc)
 
 
 def _drop_downloads(monkeypatch, *, failures: int, fail_after: int) -> list[str]:
     """Make the first ``failures`` remote opens drop after ``fail_after`` bytes."""
     opened: list[str] = []
-    original = SSHSession.open_remote
+    original = SSHSession.open_for_download
 
-    def open_remote(self, path, mode="rb"):
-        fh = original(self, path, mode)
+    def open_for_download(self, path, size):
+        fh = original(self, path, size)
         opened.append(path)
         if len(opened) <= failures:
             return DroppingFile(fh, fail_after)
         return fh
 
-    monkeypatch.setattr(SSHSession, "open_remote", open_remote)
+    monkeypatch.setattr(SSHSession, "open_for_download", open_for_download)
     return opened
 
 
@@ -68,17 +65,19 @@ def _remote_file(tmp_path: Path, size: int = 300_000) -> Path:
     return p
 
 
-def test_dropped_download_is_retried_and_complete(session, tmp_path, monkeypatch):
-    src = _remote_file(tmp_path)
-    opened = _drop_downloads(monkeypatch, failures=2, fail_after=100_000)
+@pytest.mark.parametrize("size", [300_000, STREAM_THRESHOLD + 1000])  # SFTP, then `cat`
+def test_dropped_download_is_retried_and_complete(session, tmp_path, monkeypatch, size):
+    src = _remote_file(tmp_path, size)
+    opened = _drop_downloads(monkeypatch, failures=2, fail_after=size // 3)
     dst = session.get_file(str(src), tmp_path / "local" / "big.bin", size=src.stat().st_size)
     assert dst.read_bytes() == src.read_bytes()
     assert len(opened) == 3  # two dropped attempts, one complete
     assert [p.name for p in dst.parent.iterdir()] == ["big.bin"]  # no temporary files left
 
 
-def test_interrupted_download_never_replaces_a_good_file(session, tmp_path, monkeypatch):
-    src = _remote_file(tmp_path)
+@pytest.mark.parametrize("size", [300_000, STREAM_THRESHOLD + 1000])
+def test_interrupted_download_never_replaces_a_good_file(session, tmp_path, monkeypatch, size):
+    src = _remote_file(tmp_path, size)
     good = tmp_path / "local" / "big.bin"
     good.parent.mkdir()
     good.write_bytes(b"the good old version")
@@ -141,6 +140,13 @@ def test_upload_and_download_tree_copy_only_differences(session, tmp_path, sshd)
     again = download_tree(session, remote, back, python=sys.executable)
     assert again.copied == ("one.txt",)
     assert (back / "one.txt").read_text() == "changed remotely"
+
+
+@pytest.mark.parametrize("size", [None, STREAM_THRESHOLD])
+def test_missing_remote_file_is_not_retried(session, tmp_path, size):
+    with pytest.raises(FileNotFoundError):
+        session.get_file(str(tmp_path / "nope.bin"), tmp_path / "local.bin", size=size)
+    assert not (tmp_path / "local.bin").exists()
 
 
 def test_unreachable_host_fails_after_the_retries(tmp_path):
