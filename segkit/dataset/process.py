@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from segkit.dataset.convert import (
     FittedPair,
@@ -129,7 +130,7 @@ def _relative_message(exc: Exception, src: Path, rel: str) -> str:
 def process_pair(task: PairTask, ctx: TaskContext) -> TaskResult:
     """Prepare one source pair; never raises for a bad file (it returns ``"skip"``)."""
     src = Path(ctx.src)
-    template = DatasetTemplate.from_dict(ctx.template)
+    template = _template(ctx)
     try:
         img_bytes = (src / task.image).read_bytes()
         mask_bytes = [(src / m).read_bytes() for m in task.masks]
@@ -148,20 +149,23 @@ def process_pair(task: PairTask, ctx: TaskContext) -> TaskResult:
     try:
         image = _decode_image(img_bytes, src / task.image, ctx.max_pixels, template.color_model)
         del img_bytes
-        masks = []
-        for rel, data in zip(task.masks, mask_bytes):
-            current = rel
-            masks.append(decode_mask(data, src / rel, max_pixels=ctx.max_pixels))
+        current = task.masks[0]
+        mask = _decode_grey_mask(mask_bytes, src / current, ctx.max_pixels, template)
+        if mask is None:
+            masks = []
+            for rel, data in zip(task.masks, mask_bytes):
+                current = rel
+                masks.append(decode_mask(data, src / rel, max_pixels=ctx.max_pixels))
+            current = task.mask_folder or task.masks[0]
+            mask = merge_masks(masks) if len(masks) > 1 else masks[0]
+            del masks
         del mask_bytes
-        current = task.mask_folder or task.masks[0]
-        mask = merge_masks(masks) if len(masks) > 1 else masks[0]
-        del masks
     except (ImageReadError, ValueError) as exc:
         return TaskResult("skip", problems=((current, _relative_message(exc, src, current)),))
-    size = (image.height, image.width) if _is_pil(image) else image.shape[:2]
-    if size != mask.shape[:2]:
+    size = _size(image)
+    if size != _size(mask):
         h, w = size
-        mh, mw = mask.shape[:2]
+        mh, mw = _size(mask)
         return TaskResult(
             "skip",
             problems=((task.image, f"image is {w}x{h} but its mask {current} is {mw}x{mh}"),),
@@ -188,6 +192,30 @@ def _is_pil(image: Any) -> bool:
     return not isinstance(image, np.ndarray)
 
 
+def _size(image: Any) -> tuple[int, int]:
+    return (image.height, image.width) if _is_pil(image) else image.shape[:2]
+
+
+_TEMPLATES: dict[str, DatasetTemplate] = {}
+
+
+def _template(ctx: TaskContext) -> DatasetTemplate:
+    key = repr(ctx.template)
+    if key not in _TEMPLATES:
+        _TEMPLATES[key] = DatasetTemplate.from_dict(ctx.template)
+    return _TEMPLATES[key]
+
+
+def _decode_grey_mask(
+    datas: list[bytes], path: Path, max_pixels: int | None, template: DatasetTemplate
+) -> Any:
+    """The common case kept in Pillow: one 8-bit grey mask, fit ``stretch``. Else None."""
+    if len(datas) != 1 or template.fit != "stretch":
+        return None
+    im = decode_pil(datas[0], path, max_pixels=max_pixels)
+    return im if im.mode == "L" else None
+
+
 _PIL_8BIT = ("L", "RGB", "RGBA", "P", "LA", "1", "CMYK", "YCbCr")
 
 
@@ -207,7 +235,7 @@ def _decode_image(data: bytes, path: Path, max_pixels: int | None, color_model: 
     return to_color_model(to_uint8(arr), color_model)
 
 
-def _fit(image: Any, mask: np.ndarray, template: DatasetTemplate) -> Any:
+def _fit(image: Any, mask: Any, template: DatasetTemplate) -> Any:
     if _is_pil(image) and template.fit == "stretch":
         # Nearest-neighbour resizing commutes with mapping values to classes, so map the
         # (smaller) resized mask.
@@ -215,10 +243,16 @@ def _fit(image: Any, mask: np.ndarray, template: DatasetTemplate) -> Any:
         h, w = image.height, image.width
         if (h, w) != (rows, cols):
             image = image.resize((cols, rows), pil_resample((h, w), (rows, cols)))
-        classes = mask_to_classes(resize_mask(mask, (rows, cols)), template.classes)
+        if _is_pil(mask):
+            small = np.asarray(mask.resize((cols, rows), Image.Resampling.NEAREST))
+        else:
+            small = resize_mask(mask, (rows, cols))
+        classes = mask_to_classes(small, template.classes)
         return [FittedPair(image, classes, (rows / h, cols / w))]
     if _is_pil(image):
         image = np.asarray(image)
+    if _is_pil(mask):
+        mask = np.asarray(mask)
     classes = mask_to_classes(mask, template.classes)
     return fit_pair(image, classes, template.size, template.fit)
 
