@@ -15,12 +15,12 @@ import shutil
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from segkit.dataset.discover import Discovery, SourceLayout, discover_pairs
+from segkit.dataset.discover import Discovery, SourceLayout, SourcePair, discover_pairs
 from segkit.dataset.manifest import (
     FORMAT_VERSION,
     MANIFEST_NAME,
@@ -172,8 +172,9 @@ def _remove_stale(dst: Path) -> None:
 def _plan(
     discovery: Discovery, template: DatasetTemplate, previous: Manifest | None
 ) -> list[PairTask]:
+    pairs = _keep_previous_names(discovery.pairs, previous)
     pattern = template.split.group_pattern
-    groups = {p.name: group_of(p.image, p.name, pattern) for p in discovery.pairs}
+    groups = {p.name: group_of(p.image, p.name, pattern) for p in pairs}
     earlier = None
     if previous is not None and previous.template.split == template.split:
         earlier = {r.group: r.split for r in previous.pairs}
@@ -183,7 +184,7 @@ def _plan(
         for r in previous.pairs:
             old.setdefault(r.source_image, []).append(r.to_dict())
     tasks = []
-    for p in discovery.pairs:
+    for p in pairs:
         split = parts[groups[p.name]]
         prev = old.get(p.image, [])
         usable = bool(prev) and all(
@@ -204,6 +205,26 @@ def _plan(
             )
         )
     return tasks
+
+
+def _keep_previous_names(
+    pairs: tuple[SourcePair, ...], previous: Manifest | None
+) -> tuple[SourcePair, ...]:
+    """A source pair keeps the name an earlier run gave it, even when a new file with the same
+    stem arrived since (which makes fresh names get a hash suffix)."""
+    if previous is None:
+        return pairs
+    old = {
+        r.source_image: r.name.rsplit("__r", 1)[0] if r.tile is not None else r.name
+        for r in previous.pairs
+    }
+    wanted = {p.image: old.get(p.image, p.name) for p in pairs}
+    counts: dict[str, int] = {}
+    for name in wanted.values():
+        counts[name] = counts.get(name, 0) + 1
+    return tuple(
+        replace(p, name=wanted[p.image]) if counts[wanted[p.image]] == 1 else p for p in pairs
+    )
 
 
 def _results(tasks: list[PairTask], ctx: TaskContext, workers: int) -> Iterator[TaskResult]:

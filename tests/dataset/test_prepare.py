@@ -316,3 +316,17 @@ def test_palette_images_and_colour_coded_masks(tmp_path: Path) -> None:
     assert image[0, 0].tolist() == [0, 0, 200] and image[0, 31].tolist() == [250, 250, 0]
     assert mask[:8].tolist() == [[1] * 32] * 8 and (mask[8:16] == 2).all()
     assert not mask[16:].any()
+
+
+def test_rebuild_keeps_names_when_a_same_stem_file_arrives(
+    separate_source: Path, tmp_path: Path, write_pair
+) -> None:
+    dst = tmp_path / "dst"
+    before = {p.name: p.split for p in prep(separate_source, dst).manifest.pairs}
+    write_pair(separate_source / "extra/images/s00.png", separate_source / "extra/masks/s00.png", 9)
+    report = prep(separate_source, dst, overwrite=True)
+    after = {p.name: p.split for p in report.manifest.pairs}
+    assert len(after) == 9 and report.reused == 8 and report.encoded == 1
+    assert {n: after[n] for n in before} == before
+    (new,) = set(after) - set(before)
+    assert new.startswith("s00_")
