@@ -221,3 +221,21 @@ def test_connection_dropped_during_the_run_is_resumed(sshd, remote_config, tmp_p
     assert result.ok
     assert "0.25" in stream.getvalue()  # the output after the drop still arrived
     assert (tmp_path / "out" / "after_failure.txt").read_text() == "never"
+
+
+def test_keep_leaves_the_machine_running_and_says_so(remote_config, tmp_path, fake_provisioner):
+    fake = fake_provisioner(tmp_path / "marker", ready_after=1000)
+    (tmp_path / "marker").mkdir()
+    (tmp_path / "marker" / "ready.failed").write_text("set-up failed\n")
+    lines: list[str] = []
+    with pytest.raises(Exception, match="set-up failed"):
+        run_remote_notebook(
+            FIXTURES / "divide.ipynb",
+            tmp_path / "out",
+            provisioner=fake,
+            config=remote_config,
+            keep=True,
+            log=lines.append,
+        )
+    assert fake.calls == ["up"]
+    assert any("--keep" in line and "still running" in line for line in lines)
