@@ -61,7 +61,9 @@ def _conv_block(x: Any, filters: int, *, batch_norm: bool, name: str) -> Any:
             name=f"{name}_conv{i}",
         )(x)
         if batch_norm:
-            x = layers.BatchNormalization(name=f"{name}_bn{i}")(x)
+            # momentum 0.9 (Keras default 0.99): the running statistics used at inference
+            # catch up within tens of steps, which short runs on small data sets need.
+            x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn{i}")(x)
         x = layers.Activation("relu", name=f"{name}_relu{i}")(x)
     return x
 
