@@ -292,7 +292,8 @@ class _Job:
             ssh.connect(deadline=deadline)
             if machine.ready_marker:
                 self._wait_ready(ssh, machine.ready_marker, deadline)
-            workdir = shlex.quote(self.config.workdir)
+            # relative paths start in the login's home; "~/x" means the same (no shell expansion)
+            workdir = shlex.quote(self.config.workdir.removeprefix("~/") or ".")
             base = ssh.check(f"mkdir -p {workdir} && cd {workdir} && pwd").strip()
             job_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
             job_dir = f"{base}/jobs/{job_id}"
