@@ -175,6 +175,9 @@ class SSHSession:
         """
         paramiko = _paramiko()
         self.close()
+        identity = self.target.identity
+        if identity and not Path(identity).expanduser().is_file():
+            raise FileNotFoundError(f"{identity}: SSH private key (identity) not found")
         attempt = 0
         delay = self.retry_delay
         while True:
@@ -187,6 +190,14 @@ class SSHSession:
                     f"{self.target}: the host key changed ({exc}); if the machine was "
                     "re-created, remove its old entry from the known-hosts file"
                 ) from None
+            except paramiko.AuthenticationException as exc:
+                if deadline is None:  # a booting machine may not have its key yet; others do
+                    raise RemoteError(f"{self.target}: authentication failed ({exc})") from None
+                self._log(f"waiting for {self.target} to accept the key ({exc})")
+                if time.monotonic() + delay > deadline:
+                    raise ConnectionLostError(f"{self.target}: authentication failed") from None
+                time.sleep(delay)
+                delay = min(delay * 2, 30.0)
             except (paramiko.SSHException, OSError, EOFError) as exc:
                 out_of_time = deadline is not None and time.monotonic() + delay > deadline
                 if (deadline is None and attempt >= self.retries) or out_of_time:

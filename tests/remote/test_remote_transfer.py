@@ -160,3 +160,28 @@ def test_unreachable_host_fails_after_the_retries(tmp_path):
     target = SSHTarget(host="127.0.0.1", port=port, known_hosts=str(tmp_path / "kh"))
     with pytest.raises(ConnectionLostError, match="after 2 attempt"):
         SSHSession(target, connect_timeout=1, retries=2, retry_delay=0.01).connect()
+
+
+def test_wrong_key_fails_at_once(sshd, tmp_path):
+    import subprocess
+    import time
+
+    from segkit.remote import SSHTarget
+    from segkit.remote.ssh import RemoteError
+
+    other = tmp_path / "other_key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    target = SSHTarget(
+        host=sshd.host,
+        port=sshd.port,
+        user=sshd.user,
+        identity=str(other),
+        known_hosts=str(sshd.known_hosts),
+    )
+    start = time.monotonic()
+    with pytest.raises(RemoteError, match="authentication failed"):
+        SSHSession(target, retries=5, retry_delay=1.0).connect()
+    assert time.monotonic() - start < 5  # not retried: the key will not become right
+    missing = SSHTarget(host="127.0.0.1", identity=str(tmp_path / "no_such_key"))
+    with pytest.raises(FileNotFoundError, match="no_such_key"):
+        SSHSession(missing).connect()
