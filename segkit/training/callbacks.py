@@ -19,6 +19,7 @@ import io
 import json
 import math
 import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ import keras
 
 from segkit.io import atomic_write_text
 
-__all__ = ["RunCheckpoint", "read_state", "write_history_csv", "STATE_NAME"]
+__all__ = ["RunCheckpoint", "TimeLimit", "read_state", "write_history_csv", "STATE_NAME"]
 
 STATE_NAME = "state.json"
 BEST_WEIGHTS = "best.weights.h5"
@@ -157,3 +158,36 @@ def _is_number(value: Any) -> bool:
     except (TypeError, ValueError):
         return False
     return True
+
+
+class TimeLimit(keras.callbacks.Callback):
+    """Stop training at the end of the first epoch that ends after ``seconds``.
+
+    Parameters
+    ----------
+    seconds : float
+        The time budget.
+    since : float, optional
+        ``time.perf_counter()`` value the budget counts from (default: training start).
+        The run is then finished normally: the best epoch is saved and evaluated.
+    """
+
+    def __init__(self, seconds: float, *, since: float | None = None) -> None:
+        super().__init__()
+        self.seconds = float(seconds)
+        self.since = since
+        self._epoch_seconds = 0.0
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        if self.since is None:
+            self.since = time.perf_counter()
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        self._epoch_start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        now = time.perf_counter()
+        self._epoch_seconds = max(self._epoch_seconds, now - self._epoch_start)
+        # stop now when another epoch would not fit into the budget
+        if now - float(self.since or now) + self._epoch_seconds > self.seconds:
+            self.model.stop_training = True
