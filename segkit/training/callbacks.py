@@ -120,7 +120,7 @@ class RunCheckpoint(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         logs = dict(logs or {})
-        row = {"epoch": epoch + 1}
+        row: dict[str, float] = {"epoch": epoch + 1}
         row.update({k: float(v) for k, v in logs.items() if _is_number(v)})
         self.history.append(row)
         self.checkpoints.mkdir(parents=True, exist_ok=True)

@@ -93,10 +93,14 @@ def make_dataset(
     template = manifest.template
     batch = int(batch_size or config.batch_size)
     ds = _decoded(manifest, pairs, input_context)
+    count = len(pairs)
+    if input_context is not None and input_context.num_input_pipelines > 1:
+        n, i = input_context.num_input_pipelines, input_context.input_pipeline_id
+        count = len(range(i, count, n))
     if config.cache:
         ds = ds.cache()
     if training:
-        ds = _training_branch(ds, len(pairs), template.size, config)
+        ds = _training_branch(ds, count, template.size, config)
     else:
         multiple = 2**config.depth
         ds = ds.map(_as_float).map(lambda i, m: center_crop(i, m, multiple))
@@ -113,6 +117,7 @@ def _training_branch(ds: Any, count: int, size: tuple[int, int], config: TrainCo
     ppi = config.patches_per_image
     if ppi > 1:
         ds = ds.flat_map(lambda i, m: tf.data.Dataset.from_tensors((i, m)).repeat(ppi))
+        ds = ds.apply(tf.data.experimental.assert_cardinality(count * ppi))
     ds = ds.shuffle(count * ppi, seed=config.seed, reshuffle_each_iteration=True)
     seeds = tf.data.Dataset.random(seed=config.seed, rerandomize_each_iteration=True).batch(4)
     patch = config.patch_size
@@ -121,8 +126,8 @@ def _training_branch(ds: Any, count: int, size: tuple[int, int], config: TrainCo
 
     def transform(pair: Any, seed: Any) -> tuple[Any, Any]:
         image, mask = _as_float(*pair)
-        if needs_patch:
-            image, mask = random_patch(image, mask, int(patch), seed[:2])
+        if needs_patch and patch is not None:
+            image, mask = random_patch(image, mask, patch, seed[:2])
         elif patch is None and (size[0] % multiple or size[1] % multiple):
             image, mask = center_crop(image, mask, multiple)
         if config.augment:
