@@ -28,6 +28,8 @@ class Recorder(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         self.iterations_at_start = int(self.model.optimizer.iterations.numpy())
+        self.float16_layers = sum(lay.compute_dtype == "float16" for lay in self.model.layers)
+        self.output_dtype = self.model.get_layer("probabilities").compute_dtype
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epochs.append(epoch)
@@ -130,3 +132,22 @@ def test_resume_after_sigkill(prepared_small, tmp_path):
     assert run.status == "finished"
     rows = (run_dir / "history.csv").read_text().strip().splitlines()
     assert len(rows) == done + 3
+
+
+def test_mixed_precision_path_and_its_resume(prepared_small, tmp_path):
+    config = TrainConfig(epochs=1, mixed_precision="on", **TINY)
+    run = train(prepared_small, config, runs_dir=tmp_path, run_id="mp")
+    assert run.environment["precision"] == "mixed_float16"
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored afterwards
+    recorder = Recorder()
+    run = train(
+        prepared_small, config.replace(epochs=2), runs_dir=tmp_path, run_id="mp",
+        callbacks=[recorder],
+    )  # fmt: skip
+    assert recorder.iterations_at_start == 2  # loss-scaled optimizer state restored
+    assert recorder.epochs == [1]
+    assert recorder.float16_layers > 0
+    assert recorder.output_dtype == "float32"
+    model, _ = load_model(run.path)
+    assert all(layer.compute_dtype == "float32" for layer in model.layers)
+    assert np.isfinite(run.metrics["test"]["loss"])
