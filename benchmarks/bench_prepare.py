@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from segkit.dataset.pool import tune_worker_malloc
+
 REPO = Path(__file__).resolve().parents[1]
 SIZE = 512
 
@@ -108,7 +110,8 @@ def _codec_only(pair: tuple[Path, Path]) -> int:
 
 
 def codec_floor(pairs: list[tuple[Path, Path]], workers: int) -> None:
-    with mp.get_context("fork").Pool(workers) as pool:
+    # The same worker set-up as prepare's pool, so the floor is only the codec work.
+    with mp.get_context("fork").Pool(workers, initializer=tune_worker_malloc) as pool:
         for _ in pool.imap_unordered(_codec_only, pairs, chunksize=4):
             pass
 
