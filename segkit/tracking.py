@@ -75,26 +75,29 @@ class MLflowLogger(keras.callbacks.Callback):
         self.mlflow_run_id: str | None = None
 
     def _client(self) -> Any:
+        # A client bound to the URI: no process-wide MLflow state (environment, active run).
         import mlflow
 
-        mlflow.set_tracking_uri(self.uri)
-        return mlflow
+        return mlflow.MlflowClient(tracking_uri=self.uri)
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        mlflow = self._client()
         record = self.run_dir / "mlflow.json"
         previous = json.loads(record.read_text()) if record.is_file() else {}
         if previous.get("uri") == self.uri and previous.get("run_id"):
             self.mlflow_run_id = previous["run_id"]
             return
-        mlflow.set_experiment(self.experiment)
-        run = mlflow.start_run(run_name=self.run_dir.name)
-        try:
-            self.mlflow_run_id = run.info.run_id
-            mlflow.log_params({k: str(v) for k, v in self.run_params.items()})
-            mlflow.set_tags({"segkit.run_dir": str(self.run_dir.resolve())})
-        finally:
-            mlflow.end_run()
+        from mlflow.entities import Param, RunTag
+
+        client = self._client()
+        experiment = client.get_experiment_by_name(self.experiment)
+        experiment_id = (
+            experiment.experiment_id if experiment else client.create_experiment(self.experiment)
+        )
+        tags = {"segkit.run_dir": str(self.run_dir.resolve())}
+        run = client.create_run(experiment_id, run_name=self.run_dir.name, tags=tags)
+        self.mlflow_run_id = run.info.run_id
+        params = [Param(k, str(v)) for k, v in self.run_params.items()]
+        client.log_batch(self.mlflow_run_id, params=params, tags=[RunTag("segkit", "1")])
         payload = {"uri": self.uri, "run_id": self.mlflow_run_id, "experiment": self.experiment}
         atomic_write_text(record, json.dumps(payload, indent=2) + "\n")
 
@@ -103,7 +106,7 @@ class MLflowLogger(keras.callbacks.Callback):
             return
         metrics: dict[str, Any] = {}
         _flat("", dict(logs or {}), metrics)
-        client = self._client().MlflowClient(tracking_uri=self.uri)
+        client = self._client()
         for key, value in metrics.items():
             client.log_metric(self.mlflow_run_id, key, value, step=epoch + 1)
 
@@ -111,8 +114,7 @@ class MLflowLogger(keras.callbacks.Callback):
         """Log the final metrics, the run's files and the model; mark the MLflow run finished."""
         if not self.mlflow_run_id:
             return
-        mlflow = self._client()
-        client = mlflow.MlflowClient(tracking_uri=self.uri)
+        client = self._client()
         flat: dict[str, Any] = {}
         _flat("final", metrics, flat)
         for key, value in flat.items():

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -23,6 +24,7 @@ def test_segkit_train_cli_logs_to_mlflow(prepared_small, tmp_path, monkeypatch, 
         "--mlflow-uri", uri, "--no-augment",
     ]  # fmt: skip
     assert main(argv) == 0
+    assert "MLFLOW_TRACKING_URI" not in os.environ  # no process-wide side effect
     out = capsys.readouterr().out
     assert "run cli: finished, epochs 2/2" in out and "test_dice" in out
     saved = TrainConfig.load(tmp_path / "runs" / "cli" / "config.json")
