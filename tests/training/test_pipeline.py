@@ -15,7 +15,7 @@ def test_training_batches_are_patches_of_raw_pixels(prepared_small):
     config = TrainConfig(batch_size=3, patch_size=16, depth=2, patches_per_image=2, seed=5)
     ds = make_dataset(manifest, "train", config, training=True)
     batches = list(ds)
-    assert sum(int(b[0].shape[0]) for b in batches) == 16  # 8 images x 2 patches
+    assert sum(int(b[0].shape[0]) for b in batches) == 2 * len(manifest.split("train"))
     image, mask = batches[0]
     assert image.shape[1:] == (16, 16, 3) and image.dtype.name == "float32"
     assert mask.shape[1:] == (16, 16, 1) and mask.dtype.name == "uint8"

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import signal
 import subprocess
@@ -12,10 +13,17 @@ import pytest
 
 keras = pytest.importorskip("keras")
 
+from segkit.dataset import load_manifest  # noqa: E402
 from segkit.models import load_model  # noqa: E402
 from segkit.runs import load_run  # noqa: E402
 from segkit.training import TrainConfig, train  # noqa: E402
 from segkit.training.callbacks import read_state  # noqa: E402
+
+
+def _steps(prepared) -> int:
+    """Training steps per epoch with batch size 4."""
+    return math.ceil(len(load_manifest(prepared).split("train")) / 4)
+
 
 TINY = {"depth": 2, "base_filters": 4, "batch_size": 4, "sample_figures": 2}
 
@@ -53,7 +61,8 @@ def test_train_writes_a_complete_run(prepared_small, tmp_path):
     env = json.loads((root / "environment.json").read_text())
     assert env["tensorflow"] and env["strategy"] == "default" and env["precision"] == "float32"
     model, info = load_model(root)
-    assert info.scale == (0.5, 0.5) and info.num_classes == 2 and info.fingerprint == "f" * 64
+    assert info.scale == (0.5, 0.5) and info.num_classes == 2
+    assert info.fingerprint == load_manifest(prepared_small).fingerprint == run.fingerprint
     assert info.template["height"] == 32
     out = model.predict(np.zeros((1, 32, 32, 3), np.float32), verbose=0)
     assert out.shape == (1, 32, 32, 1)
@@ -127,7 +136,7 @@ def test_resume_after_sigkill(prepared_small, tmp_path):
         callbacks=[recorder],
     )  # fmt: skip
     assert recorder.epochs == [done, done + 1]  # continues at the right epoch
-    assert recorder.iterations_at_start == done * 2  # optimizer state restored (2 steps/epoch)
+    assert recorder.iterations_at_start == done * _steps(prepared_small)  # optimizer state
     assert run.history["epoch"] == list(range(1, done + 3))  # no epoch twice
     assert run.status == "finished"
     rows = (run_dir / "history.csv").read_text().strip().splitlines()
@@ -144,7 +153,7 @@ def test_mixed_precision_path_and_its_resume(prepared_small, tmp_path):
         prepared_small, config.replace(epochs=2), runs_dir=tmp_path, run_id="mp",
         callbacks=[recorder],
     )  # fmt: skip
-    assert recorder.iterations_at_start == 2  # loss-scaled optimizer state restored
+    assert recorder.iterations_at_start == _steps(prepared_small)  # loss-scaled optimizer state
     assert recorder.epochs == [1]
     assert recorder.float16_layers > 0
     assert recorder.output_dtype == "float32"
