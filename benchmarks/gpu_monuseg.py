@@ -86,11 +86,15 @@ def main() -> None:
 
     keras.utils.set_random_seed(0)
     model = build_unet(
-        x_train.shape[1:], manifest.template.num_classes, depth=args.depth,
+        x_train.shape[1:],
+        manifest.template.num_classes,
+        depth=args.depth,
         base_filters=args.base_filters,
     )
-    print(f"U-Net depth {args.depth}, {args.base_filters} base filters: "
-          f"{model.count_params():,} parameters; output dtype {model.output.dtype}")
+    print(
+        f"U-Net depth {args.depth}, {args.base_filters} base filters: "
+        f"{model.count_params():,} parameters; output dtype {model.output.dtype}"
+    )
     steps = max(1, len(x_train) // args.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(args.learning_rate, steps * args.epochs)
     model.compile(
@@ -109,12 +113,18 @@ def main() -> None:
 
     started = time.perf_counter()
     history = model.fit(
-        batches(), steps_per_epoch=steps, epochs=args.epochs, validation_data=(x_val, y_val),
-        batch_size=args.batch_size, verbose=2,
+        batches(),
+        steps_per_epoch=steps,
+        epochs=args.epochs,
+        validation_data=(x_val, y_val),
+        batch_size=args.batch_size,
+        verbose=2,
     )
     train_s = time.perf_counter() - started
-    print(f"training: {train_s:.1f} s, {train_s / args.epochs:.2f} s/epoch "
-          f"(first epoch includes compilation)")
+    print(
+        f"training: {train_s:.1f} s, {train_s / args.epochs:.2f} s/epoch "
+        f"(first epoch includes compilation)"
+    )
 
     out = Path(args.out)
     keras.mixed_precision.set_global_policy("float32")
