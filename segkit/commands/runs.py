@@ -14,12 +14,14 @@ def register(sub: Any) -> None:
     p = sub.add_parser("runs", help="list, show and compare training runs")
     p.add_argument("--runs-dir", default="runs", help="folder holding the runs (default: runs)")
     actions = p.add_subparsers(dest="action", metavar="ACTION")
-    actions.add_parser("list", help="one line per run: status, epochs, val/test Dice")
+    listing = actions.add_parser("list", help="one line per run: status, epochs, val/test Dice")
     show = actions.add_parser("show", help="config, data set, environment and metrics of a run")
     show.add_argument("run", help="run id (under --runs-dir) or run folder")
     compare = actions.add_parser("compare", help="runs side by side (settings that differ)")
     compare.add_argument("runs", nargs="+", help="run ids or run folders")
     compare.add_argument("--all", action="store_true", help="show every setting")
+    for action in (listing, show, compare):  # --runs-dir also after the action
+        action.add_argument("--runs-dir", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     p.set_defaults(func=run, action=None)
 
 

@@ -70,7 +70,7 @@ def test_cli(runs_dir, capsys):
     out = capsys.readouterr().out
     assert "20261127-a" in out and "finished" in out and "0.5800" in out
     assert "interrupted" in out and "2/5" in out
-    assert main(["runs", "--runs-dir", str(runs_dir), "show", "20261127-b"]) == 0
+    assert main(["runs", "show", "20261127-b", "--runs-dir", str(runs_dir)]) == 0
     out = capsys.readouterr().out
     assert "interrupted (2/5 epochs)" in out and "learning_rate" in out
     assert main(["runs", "--runs-dir", str(runs_dir), "compare", "20261127-a", "20261127-b"]) == 0
