@@ -3,7 +3,7 @@
 Side by side, in one run, on the same pairs:
 
 - ``segkit prepare`` (the command line, all cores), with its peak memory (PSS of the whole
-  process tree, sampled every 50 ms);
+  process tree, sampled every 100 ms in a separate, untimed run);
 - a plain single-process Pillow loop doing the same conversion;
 - the codec floor: decode the sources and encode the outputs (computed before timing),
   nothing else, on all cores;
@@ -152,8 +152,12 @@ def _self_cpu() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
-def run_measured(cmd: list[str]) -> tuple[float, float, float]:
-    """Run ``cmd``; return (seconds, CPU seconds, peak PSS of its process tree in MiB)."""
+def run_measured(cmd: list[str], *, memory: bool = False) -> tuple[float, float, float]:
+    """Run ``cmd``; return (seconds, CPU seconds, peak PSS of its process tree in MiB).
+
+    Memory is sampled only with ``memory=True`` (reading smaps costs CPU, so timed runs
+    do not sample).
+    """
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     cpu0 = _children_cpu()
     start = time.perf_counter()
@@ -165,14 +169,16 @@ def run_measured(cmd: list[str]) -> tuple[float, float, float]:
         nonlocal peak
         while not stop.is_set():
             peak = max(peak, sum(_pss_kib(p) for p in _tree(proc.pid)))
-            stop.wait(0.05)
+            stop.wait(0.1)
 
     t = threading.Thread(target=sample, daemon=True)
-    t.start()
+    if memory:
+        t.start()
     out, err = proc.communicate()
     seconds = time.perf_counter() - start
     stop.set()
-    t.join()
+    if memory:
+        t.join()
     if proc.returncode:
         sys.exit(f"{' '.join(cmd)} failed:\n{err.decode()[-2000:]}")
     return seconds, _children_cpu() - cpu0, peak / 1024
@@ -213,12 +219,10 @@ def main() -> None:
         # Rounds alternate the contenders; the best round of each counts (the machine
         # may be shared).
         runs: dict[str, list[tuple[float, float]]] = {"prepare": [], "floor": [], "plain": []}
-        peak = 0.0
         for r in range(args.rounds):
             shutil.rmtree(tmp / "dst", ignore_errors=True)
-            t, cpu, mem = run_measured(cmd)
+            t, cpu, _ = run_measured(cmd)
             runs["prepare"].append((t, cpu))
-            peak = max(peak, mem)
             runs["floor"].append(timed(codec_floor, pairs, args.workers))
             shutil.rmtree(tmp / "plain", ignore_errors=True)
             runs["plain"].append(timed(plain_loop, pairs, tmp / "plain"))
@@ -226,6 +230,8 @@ def main() -> None:
                   file=sys.stderr)  # fmt: skip
         t_reuse, _, _ = run_measured(cmd + ["--overwrite"])
         t_uptodate, _, _ = run_measured(cmd)
+        shutil.rmtree(tmp / "dst")
+        _, _, peak = run_measured(cmd, memory=True)  # an untimed run, sampled
     best = {k: min(v) for k, v in runs.items()}
     t_prepare, t_floor, t_plain = best["prepare"][0], best["floor"][0], best["plain"][0]
     cpu_ms = {k: 1000 * v[1] / n for k, v in best.items()}
