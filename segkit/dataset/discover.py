@@ -213,11 +213,16 @@ def _walk(root: Path) -> tuple[list[str], list[str]]:
 
 
 def _stem(rel: str) -> str:
-    return PurePosixPath(rel).stem
+    """``PurePosixPath(rel).stem``, without building a path object (called per file)."""
+    name = rel.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    return name[:dot] if dot > 0 else name
 
 
 def _parent(rel: str) -> str:
-    return PurePosixPath(rel).parent.as_posix()
+    """``PurePosixPath(rel).parent.as_posix()``, without building a path object."""
+    slash = rel.rfind("/")
+    return rel[:slash] if slash >= 0 else "."
 
 
 def _strip_kw(stem: str, keyword: str) -> str:
