@@ -17,18 +17,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(os.environ.get("SEGKIT_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-
-
-def require(condition: bool, reason: str) -> None:
-    """Skip (on a user's machine) or fail (in CI) when ``condition`` is false."""
-    if condition:
-        return
-    if IN_CI:
-        pytest.fail(f"required in CI: {reason}")
-    pytest.skip(reason)
+from support import IN_CI, REPO_ROOT, SHARED_DATA, require  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session")

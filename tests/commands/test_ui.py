@@ -11,7 +11,7 @@ import urllib.error
 import urllib.request
 
 import pytest
-from conftest import require
+from support import require
 
 from segkit.cli import build_parser
 from segkit.commands import ui

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import REPO_ROOT
+from support import REPO_ROOT
 
 papermill = pytest.importorskip("papermill")
 
