@@ -330,3 +330,15 @@ def test_rebuild_keeps_names_when_a_same_stem_file_arrives(
     assert {n: after[n] for n in before} == before
     (new,) = set(after) - set(before)
     assert new.startswith("s00_")
+
+
+def test_dataset_package_imports_no_framework() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, segkit.dataset, segkit.commands.prepare, segkit.commands.inspect\n"
+        "heavy = [m for m in ('tensorflow', 'keras', 'torch', 'jax') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
