@@ -29,7 +29,7 @@ def test_isbi_unet_beats_trivial_baselines(shared_data, tmp_path):
         color_model="grayscale",
         fit="tile",  # full resolution: 512x512 slices cut into 16 tiles each
         classes={"names": ["background", "membrane"], "mapping": {"0": 1}},
-        split={"train": 0.7, "val": 0.1, "test": 0.2, "seed": 0},
+        split={"train": 0.75, "val": 0.05, "test": 0.2, "seed": 0},
     )
     prepared = tmp_path / "isbi"
     prepare_dataset(source, prepared, template, progress=False)
