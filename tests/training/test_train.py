@@ -160,3 +160,22 @@ def test_mixed_precision_path_and_its_resume(prepared_small, tmp_path):
     model, _ = load_model(run.path)
     assert all(layer.compute_dtype == "float32" for layer in model.layers)
     assert np.isfinite(run.metrics["test"]["loss"])
+
+
+def test_time_limit_stops_before_the_budget_runs_out():
+    import types
+
+    from segkit.training.callbacks import TimeLimit
+
+    limit = TimeLimit(10.0, since=time.perf_counter() - 9.0)
+    limit.set_model(types.SimpleNamespace(stop_training=False))
+    limit.on_epoch_begin(0)
+    limit._epoch_start -= 2.0  # epochs take 2 s: 9 s used, another one would end at 11 s
+    limit.on_epoch_end(0)
+    assert limit.model.stop_training is True
+    relaxed = TimeLimit(100.0)
+    relaxed.set_model(types.SimpleNamespace(stop_training=False))
+    relaxed.on_train_begin()
+    relaxed.on_epoch_begin(0)
+    relaxed.on_epoch_end(0)
+    assert relaxed.model.stop_training is False
