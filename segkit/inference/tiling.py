@@ -4,12 +4,13 @@ As in nnU-Net: tiles overlap, each tile's prediction is weighted by a Gaussian c
 the tile (the centre of a tile sees the most context, its border the least), and the blended
 map is ``sum(weight * prediction) / sum(weight)``. Tiles are cut, predicted and added to the
 running sums a batch at a time, so memory holds the image, two output-sized float32 maps and
-one batch of tiles, never the predictions of every tile.
+two batches of tiles, never the predictions of every tile.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import numpy as np
 
@@ -123,19 +124,31 @@ def sliding_window(
     weight = gaussian_importance((th, tw), sigma_scale=sigma_scale)
     total: np.ndarray | None = None
     norm = np.zeros((rows, cols), dtype=np.float32)
-    batch = np.zeros((batch_size, th, tw, image.shape[2]), dtype=np.float32)
-    for starts in _batches(grid, batch_size):
+    # Two tile buffers: while the model predicts one batch (in a worker thread, so a GPU stays
+    # busy), the main thread blends the previous batch's predictions and cuts the next tiles.
+    buffers = [np.zeros((batch_size, th, tw, image.shape[2]), dtype=np.float32) for _ in "ab"]
+
+    def submit(pool: ThreadPoolExecutor, k: int) -> Future[np.ndarray]:
+        starts, buf = batches[k], buffers[k % 2]
         n = len(starts)
         for i, (r, c) in enumerate(starts):
-            batch[i] = image[r : r + th, c : c + tw]
+            buf[i] = image[r : r + th, c : c + tw]
         if n < batch_size:
-            batch[n:] = 0.0
-        pred = np.asarray(predict_batch(batch if pad_batches or n == batch_size else batch[:n]))
-        if total is None:
-            total = np.zeros((rows, cols, pred.shape[-1]), dtype=np.float32)
-        for i, (r, c) in enumerate(starts):
-            total[r : r + th, c : c + tw] += pred[i] * weight[..., None]
-            norm[r : r + th, c : c + tw] += weight
+            buf[n:] = 0.0
+        return pool.submit(predict_batch, buf if pad_batches or n == batch_size else buf[:n])
+
+    batches = list(_batches(grid, batch_size))
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="segkit-tiles") as pool:
+        pending = submit(pool, 0)
+        for k, starts in enumerate(batches):
+            pred = np.asarray(pending.result())
+            if k + 1 < len(batches):
+                pending = submit(pool, k + 1)
+            if total is None:
+                total = np.zeros((rows, cols, pred.shape[-1]), dtype=np.float32)
+            for i, (r, c) in enumerate(starts):
+                total[r : r + th, c : c + tw] += pred[i] * weight[..., None]
+                norm[r : r + th, c : c + tw] += weight
     assert total is not None
     total /= norm[..., None]
     return total
