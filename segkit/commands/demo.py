@@ -37,7 +37,7 @@ def _step(title: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from segkit.data import make_synthetic_dataset
+    from segkit.data import make_synthetic_dataset, make_synthetic_sample
     from segkit.dataset import inspect_dataset, prepare_dataset
     from segkit.template import DatasetTemplate, SplitSpec, load_template, save_template
 
@@ -92,20 +92,26 @@ def run(args: argparse.Namespace) -> int:
     result = evaluate(run_.path, prepared, split="test", output_dir=run_.path / "evaluation")
     print(json.dumps(result.summary, indent=2))
 
-    _step("7. predict a full-size source image (tiled sliding window)")
+    _step("7. predict a large image (Gaussian-blended sliding window)")
+    from segkit.evaluation import dice_score
     from segkit.inference import predict, save_mask, save_overlay
-    from segkit.io import read_image
+    from segkit.io import read_image, write_image
     from segkit.models import load_model
 
     model, info = load_model(run_.path)
-    candidates = [source / pair["image"] for pair in report.pairs]
     predictions = out / "predictions"
-    for image_path in candidates[:2]:
+    targets = [(source / pair["image"], None) for pair in report.pairs[:1]]
+    if not args.data:
+        slide = make_synthetic_sample(1024, 1024, seed=999)
+        slide_path = write_image(out / "slide_1024.png", slide.image)
+        targets.append((slide_path, (slide.labels > 0).astype("uint8")))
+    for image_path, truth in targets:
         image = read_image(image_path)
         mask = predict(model, image, info=info)
-        target = save_mask(predictions / f"{image_path.stem}.png", mask, info.num_classes)
+        mask_path = save_mask(predictions / f"{image_path.stem}.png", mask, info.num_classes)
         overlay = save_overlay(predictions / f"{image_path.stem}_overlay.png", image, mask)
-        print(f"{image_path} ({image.shape[1]}x{image.shape[0]}) -> {target}, {overlay}")
+        scored = "" if truth is None else f", Dice {dice_score(truth, mask):.3f}"
+        print(f"{image_path} ({image.shape[1]}x{image.shape[0]}{scored}) -> {mask_path}, {overlay}")
 
     _step(f"done in {time.perf_counter() - started:.0f} s")
     print(f"figures:     {run_.path / 'figures'}")
