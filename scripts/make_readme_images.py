@@ -23,15 +23,6 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "docs" / "images"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 def _save_png(data: bytes, target: Path, *, colours: int = 0) -> Path:
@@ -54,7 +45,7 @@ def make_form_image(chromium: str) -> Path:
     """Fill in the template form in Chromium and photograph it."""
     from playwright.sync_api import expect, sync_playwright
 
-    from segkit.commands.ui import form_notebook, serving
+    from segkit.commands.ui import HEADLESS_CHROMIUM_ARGS, form_notebook, serving
 
     with tempfile.TemporaryDirectory(prefix="segkit-form-") as tmp:
         nb = Path(tmp) / "Dataset template.ipynb"
@@ -62,7 +53,7 @@ def make_form_image(chromium: str) -> Path:
         nb.write_text(form_notebook("template.json"), encoding="utf-8")
         env = {"JUPYTER_RUNTIME_DIR": tmp, "JUPYTER_DATA_DIR": tmp, "IPYTHONDIR": tmp}
         with serving(nb, env=env) as url, sync_playwright() as pw:
-            browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            browser = pw.chromium.launch(executable_path=chromium, args=HEADLESS_CHROMIUM_ARGS)
             try:
                 page = browser.new_page(viewport={"width": 820, "height": 1400})
                 page.goto(url, timeout=60_000)

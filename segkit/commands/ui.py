@@ -23,7 +23,25 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-__all__ = ["register", "free_port", "form_notebook", "voila_command", "serving"]
+__all__ = [
+    "HEADLESS_CHROMIUM_ARGS",
+    "register",
+    "free_port",
+    "form_notebook",
+    "voila_command",
+    "serving",
+]
+
+#: Chromium flags for driving a served page headless (browser tests, README pictures).
+HEADLESS_CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def free_port(host: str = "127.0.0.1") -> int:

@@ -16,15 +16,6 @@ import pytest
 from support import REPO_ROOT, require
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 NOTEBOOK = REPO_ROOT / "notebooks" / "01_dataset_template.ipynb"
 ARTIFACTS = REPO_ROOT / "test-artifacts"
 
@@ -56,7 +47,7 @@ def test_fill_form_and_generate_settings(tmp_path):
     require(importlib.util.find_spec("voila") is not None, "voila is not installed")
     from playwright.sync_api import expect, sync_playwright
 
-    from segkit.commands.ui import serving
+    from segkit.commands.ui import HEADLESS_CHROMIUM_ARGS, serving
 
     work = tmp_path / "nb"
     work.mkdir()
@@ -72,7 +63,7 @@ def test_fill_form_and_generate_settings(tmp_path):
         ) as url,
         sync_playwright() as pw,
     ):
-        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=HEADLESS_CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1100, "height": 1300})
             page.goto(url, timeout=60_000)
