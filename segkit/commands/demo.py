@@ -11,7 +11,10 @@ import argparse
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def register(sub: Any) -> None:
@@ -100,7 +103,10 @@ def run(args: argparse.Namespace) -> int:
 
     model, info = load_model(run_.path)
     predictions = out / "predictions"
-    targets = [(source / pair["image"], None) for pair in report.pairs[:1]]
+    # (image, true mask or None): Dice is printed only where the truth is known
+    targets: list[tuple[Path, np.ndarray | None]] = [
+        (source / pair["image"], None) for pair in report.pairs[:1]
+    ]
     if not args.data:
         slide = make_synthetic_sample(1024, 1024, seed=999)
         slide_path = write_image(out / "slide_1024.png", slide.image)
