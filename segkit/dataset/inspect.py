@@ -226,6 +226,7 @@ def inspect_dataset(
     mask_keyword: str = "_mask",
     workers: int | None = None,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    discovery: Discovery | None = None,
 ) -> InspectReport:
     """Find the pairs in ``src``, decode every image and mask, and report.
 
@@ -241,12 +242,16 @@ def inspect_dataset(
         Processes used to decode (default: one per core).
     max_pixels : int, optional
         Images larger than this are reported as unreadable.
+    discovery : Discovery, optional
+        What :func:`~segkit.dataset.discover_pairs` already found in ``src``; the folder is
+        then not searched again (``layout`` and ``mask_keyword`` are not used).
 
     Returns
     -------
     InspectReport
     """
-    discovery = discover_pairs(src, layout, mask_keyword=mask_keyword)
+    if discovery is None:
+        discovery = discover_pairs(src, layout, mask_keyword=mask_keyword)
     items: list[tuple[str, SourcePair | None]] = [(p.image, p) for p in discovery.pairs]
     items += [(f, None) for f in discovery.images_without_mask]
     n_workers = max(1, min(workers or default_workers(), len(items) // 4 or 1))

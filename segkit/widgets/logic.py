@@ -404,14 +404,12 @@ def open_dataset(path: str | Path, *, split: str | None = None) -> DatasetView:
         return DatasetView(root, "prepared", _manifest_summary(manifest), prepared, manifest)
     from segkit.dataset import discover_pairs, inspect_dataset
 
-    report = inspect_dataset(root)
-    items: tuple[BrowseItem, ...] = ()
-    if report.pairs:
-        found = discover_pairs(root, report.layout, mask_keyword=report.mask_keyword)
-        items = tuple(
-            BrowseItem(p.name, found.root / p.image, tuple(found.root / m for m in p.masks))
-            for p in found.pairs
-        )
+    found = discover_pairs(root)
+    report = inspect_dataset(root, discovery=found)
+    items = tuple(
+        BrowseItem(p.name, found.root / p.image, tuple(found.root / m for m in p.masks))
+        for p in found.pairs
+    )
     return DatasetView(root, "source", report.format(), items)
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from segkit.cli import main
-from segkit.dataset import inspect_dataset, load_manifest
+from segkit.dataset import discover_pairs, inspect_dataset, load_manifest
 from segkit.io import write_image
 
 
@@ -25,6 +25,12 @@ def messy_source(root: Path, write_pair) -> Path:
     write_image(root / "orphan_mask.png", np.zeros((5, 5), np.uint8))
     (root / "README.txt").write_text("notes")
     return root
+
+
+def test_report_from_a_given_discovery(tmp_path: Path, write_pair) -> None:
+    src = messy_source(tmp_path / "src", write_pair)
+    given = inspect_dataset(src, workers=1, discovery=discover_pairs(src))
+    assert given == inspect_dataset(src, workers=1)
 
 
 def test_report(tmp_path: Path, write_pair) -> None:
