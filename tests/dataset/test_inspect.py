@@ -29,8 +29,12 @@ def messy_source(root: Path, write_pair) -> Path:
 
 def test_report_from_a_given_discovery(tmp_path: Path, write_pair) -> None:
     src = messy_source(tmp_path / "src", write_pair)
-    given = inspect_dataset(src, workers=1, discovery=discover_pairs(src))
-    assert given == inspect_dataset(src, workers=1)
+    given = inspect_dataset(src, workers=1, discovery=discover_pairs(src)).to_dict()
+    searched = inspect_dataset(src, workers=1).to_dict()
+    # decoder messages name a BytesIO object by its address, which differs between runs
+    for report in (given, searched):
+        report["unreadable"] = [u["file"] for u in report["unreadable"]]
+    assert given == searched
 
 
 def test_report(tmp_path: Path, write_pair) -> None:
