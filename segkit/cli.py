@@ -37,6 +37,7 @@ class CommandError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``segkit`` parser with every subcommand this installation has."""
     parser = argparse.ArgumentParser(
         prog="segkit",
         description="From a folder of biomedical images and masks to a trained, evaluated U-Net.",

@@ -9,6 +9,8 @@ from typing import Any
 
 from segkit.dataset.discover import SOURCE_LAYOUTS, SourceLayout
 
+__all__ = ["add_source_arguments", "source_layout_from_args", "register", "run"]
+
 
 def add_source_arguments(p: argparse.ArgumentParser) -> None:
     """Flags that say how to read a source data set (shared with ``segkit prepare``)."""
@@ -28,6 +30,7 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def source_layout_from_args(args: argparse.Namespace) -> SourceLayout:
+    """The :class:`SourceLayout` that the flags of :func:`add_source_arguments` describe."""
     return SourceLayout(
         layout=args.source_layout,
         mask_keyword=args.source_keyword,

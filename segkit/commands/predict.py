@@ -8,6 +8,8 @@ from typing import Any
 
 from segkit.io import IMAGE_EXTENSIONS
 
+__all__ = ["register", "run"]
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(

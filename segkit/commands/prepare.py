@@ -8,6 +8,8 @@ from typing import Any
 
 from segkit.commands.inspect import add_source_arguments, source_layout_from_args
 
+__all__ = ["register", "run"]
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(

@@ -23,6 +23,14 @@ from segkit.remote.runner import (
 )
 from segkit.remote.ssh import RemoteError
 
+__all__ = [
+    "register",
+    "remote_config_from_args",
+    "make_provisioner",
+    "run_command",
+    "destroy_command",
+]
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
@@ -130,6 +138,7 @@ def _ask(question: str) -> bool:
 
 
 def run_command(args: argparse.Namespace) -> int:
+    """``segkit remote run``: run a notebook remotely with papermill; returns the exit code."""
     config = remote_config_from_args(args)
     params = {name: parse_parameter(value) for name, value in args.parameter}
     target = provisioner = None
@@ -169,6 +178,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def destroy_command(args: argparse.Namespace) -> int:
+    """``segkit remote destroy``: destroy a stack kept with ``--keep``; returns the exit code."""
     try:
         provisioner = PulumiProvisioner(StackSettings(stack=args.stack, infra_dir=args.infra_dir))
         provisioner.destroy(lambda line: print(line, file=sys.stderr))

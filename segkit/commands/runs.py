@@ -9,6 +9,8 @@ from typing import Any
 
 from segkit.runs import compare_runs, format_comparison, list_runs, load_run
 
+__all__ = ["register", "run"]
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser("runs", help="list, show and compare training runs")

@@ -7,6 +7,8 @@ from typing import Any
 
 from segkit.data.synthetic import make_synthetic_dataset
 
+__all__ = ["register", "run"]
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(

@@ -18,6 +18,8 @@ from segkit.template import (
     save_template,
 )
 
+__all__ = ["register", "template_from_args", "run"]
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(

@@ -8,6 +8,8 @@ from typing import Any
 
 from segkit.training.config import LOSSES, MIXED_PRECISION, OPTIMIZERS, TrainConfig
 
+__all__ = ["register", "config_from_args", "run"]
+
 # Flags that map one-to-one to TrainConfig fields: (flag, field, type).
 _FLAGS: tuple[tuple[str, str, Any], ...] = (
     ("--epochs", "epochs", int),
