@@ -32,10 +32,6 @@ COMMAND_MODULES = [
 ]
 
 
-class CommandError(Exception):
-    """An error to report to the user as one line, without a traceback."""
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``segkit`` parser with every subcommand this installation has."""
     parser = argparse.ArgumentParser(
@@ -67,7 +63,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("segkit: interrupted", file=sys.stderr)
         return 130
-    except (CommandError, ValueError, FileNotFoundError, FileExistsError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
         print(f"segkit {args.command}: error: {exc}", file=sys.stderr)
         return 1
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -349,8 +349,3 @@ def _as_channels(image: np.ndarray, channels: int, path: Path) -> np.ndarray:
 
         return to_grayscale(image[..., :3])[..., None]
     raise ManifestError(f"{path}: image has {image.shape[2]} channels, expected {channels}")
-
-
-def pair_names(pairs: Sequence[PairRecord]) -> list[str]:
-    """Names of ``pairs`` in order (a convenience for notebooks)."""
-    return [p.name for p in pairs]

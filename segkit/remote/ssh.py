@@ -12,7 +12,6 @@ import contextlib
 import hashlib
 import os
 import shlex
-import socket
 import tempfile
 import time
 import uuid
@@ -418,12 +417,3 @@ class _RemoteReader:
                 raise RemoteError(f"reading {self._path} failed: {err}")
         finally:
             self._channel.close()
-
-
-def is_port_open(host: str, port: int, timeout: float = 1.0) -> bool:
-    """Whether a TCP connection to ``host:port`` succeeds."""
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
