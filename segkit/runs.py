@@ -30,8 +30,6 @@ class Run:
         ``metrics.json`` (empty while the run has not finished).
     history : dict of str to list of float
         ``history.csv`` as columns (``epoch`` first).
-    fingerprint : str
-        Fingerprint of the prepared data set it was trained on.
     dataset : dict
         ``dataset.json`` (path, fingerprint, counts).
     environment : dict
@@ -42,13 +40,17 @@ class Run:
     config: TrainConfig
     metrics: dict[str, Any] = field(default_factory=dict)
     history: dict[str, list[float]] = field(default_factory=dict)
-    fingerprint: str = ""
     dataset: dict[str, Any] = field(default_factory=dict)
     environment: dict[str, Any] = field(default_factory=dict)
 
     @property
     def run_id(self) -> str:
         return self.path.name
+
+    @property
+    def fingerprint(self) -> str:
+        """Fingerprint of the prepared data set it was trained on (from ``dataset.json``)."""
+        return str(self.dataset.get("fingerprint", ""))
 
     @property
     def model_path(self) -> Path:
@@ -121,14 +123,12 @@ def load_run(path: str | Path) -> Run:
     config_path = p / "config.json"
     if not config_path.is_file():
         raise FileNotFoundError(f"{p}: not a segkit run folder (no config.json)")
-    dataset = _read_json(p / "dataset.json")
     return Run(
         path=p,
         config=TrainConfig.load(config_path),
         metrics=_read_json(p / "metrics.json"),
         history=_read_history(p / "history.csv"),
-        fingerprint=str(dataset.get("fingerprint", "")),
-        dataset=dataset,
+        dataset=_read_json(p / "dataset.json"),
         environment=_read_json(p / "environment.json"),
     )
 
