@@ -12,7 +12,13 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["CellError", "find_cell_error", "parse_papermill_log", "format_cell_error"]
+__all__ = [
+    "CellError",
+    "cell_source",
+    "find_cell_error",
+    "parse_papermill_log",
+    "format_cell_error",
+]
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -39,7 +45,8 @@ class CellError:
     traceback: tuple[str, ...] = ()
 
 
-def _source(cell: dict) -> str:
+def cell_source(cell: dict) -> str:
+    """The source of a notebook cell as one string (nbformat stores a string or a list of lines)."""
     src = cell.get("source", "")
     return "".join(src) if isinstance(src, list) else str(src)
 
@@ -70,7 +77,7 @@ def find_cell_error(notebook: str | Path) -> CellError | None:
                 return CellError(
                     index=index,
                     execution_count=cell.get("execution_count"),
-                    source=_source(cell),
+                    source=cell_source(cell),
                     ename=str(out.get("ename", "")),
                     evalue=str(out.get("evalue", "")),
                     traceback=tuple(strip_ansi(line) for line in out.get("traceback", [])),

@@ -24,7 +24,13 @@ from segkit.io import atomic_write_text
 from segkit.remote.config import RemoteConfig, SSHTarget
 from segkit.remote.cost import cost_summary, format_cost, run_cost
 from segkit.remote.provision import Machine, Provisioner, ProvisionError
-from segkit.remote.report import CellError, find_cell_error, format_cell_error, parse_papermill_log
+from segkit.remote.report import (
+    CellError,
+    cell_source,
+    find_cell_error,
+    format_cell_error,
+    parse_papermill_log,
+)
 from segkit.remote.ssh import RemoteCommandError, RemoteError, SSHSession
 from segkit.remote.sync import download_tree, upload_tree
 
@@ -115,9 +121,8 @@ def notebook_parameters(notebook: str | Path) -> tuple[str, ...]:
         raise ValueError(f"{path}: not a readable notebook ({exc})") from None
     for cell in nb.get("cells", []):
         if "parameters" in cell.get("metadata", {}).get("tags", []):
-            src = cell.get("source", "")
-            text = "".join(src) if isinstance(src, list) else src
-            return tuple(m.group(1) for line in text.splitlines() if (m := _ASSIGN.match(line)))
+            lines = cell_source(cell).splitlines()
+            return tuple(m.group(1) for line in lines if (m := _ASSIGN.match(line)))
     return ()
 
 
