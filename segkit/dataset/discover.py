@@ -22,6 +22,7 @@ import hashlib
 import os
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -197,6 +198,31 @@ class _Found:
     unrelated: list[UnmatchedFile]
     keyword: str | None = None
 
+    def pair_by_key(
+        self,
+        images: dict[str, list[str]],
+        masks: dict[str, list[str]],
+        ambiguous: Callable[[str, list[str]], str],
+    ) -> None:
+        """Pair the one image and the one mask of every key (``masks`` is consumed).
+
+        A key with several images or masks leaves all of them unrelated, with the reason
+        ``ambiguous(key, files)``; the other files are images without a mask or masks
+        without an image.
+        """
+        for key in sorted(images):
+            candidates = masks.pop(key, [])
+            if len(images[key]) == 1 and len(candidates) == 1:
+                self.pairs.append((images[key][0], (candidates[0],), None, _stem(images[key][0])))
+            elif not candidates:
+                self.images_without_mask.extend(images[key])
+            else:
+                files = images[key] + candidates
+                reason = ambiguous(key, files)
+                self.unrelated.extend(UnmatchedFile(f, reason) for f in files)
+        for key in sorted(masks):
+            self.masks_without_image.extend(masks[key])
+
 
 def _walk(root: Path) -> tuple[list[str], list[str]]:
     images: list[str] = []
@@ -256,20 +282,13 @@ def _match_folders(files: list[str], folder_pairs: list[tuple[str, str]], keywor
             if sub is not None:
                 imgs[PurePosixPath(sub).with_suffix("").as_posix()].append(f)
                 claimed.add(f)
-        for key in sorted(imgs):
-            candidates = masks.pop(key, [])
-            if len(imgs[key]) == 1 and len(candidates) == 1:
-                found.pairs.append((imgs[key][0], (candidates[0],), None, _stem(imgs[key][0])))
-            elif not candidates:
-                found.images_without_mask.extend(imgs[key])
-            else:
-                what = ", ".join(imgs[key] + candidates)
-                for f in imgs[key] + candidates:
-                    found.unrelated.append(
-                        UnmatchedFile(f, f"ambiguous: several files share the key {key!r} ({what})")
-                    )
-        for key in sorted(masks):
-            found.masks_without_image.extend(masks[key])
+        found.pair_by_key(
+            imgs,
+            masks,
+            lambda key, files: (
+                f"ambiguous: several files share the key {key!r} ({', '.join(files)})"
+            ),
+        )
     for f in files:
         if f not in claimed:
             found.unrelated.append(UnmatchedFile(f, "not in an image or mask folder"))
@@ -456,17 +475,7 @@ def _pattern(files: list[str], opts: SourceLayout) -> _Found:
             masks[key(mm)].append(f)
         else:
             found.unrelated.append(UnmatchedFile(f, "matches neither pattern"))
-    for k in sorted(imgs):
-        cands = masks.pop(k, [])
-        if len(imgs[k]) == 1 and len(cands) == 1:
-            found.pairs.append((imgs[k][0], (cands[0],), None, _stem(imgs[k][0])))
-        elif not cands:
-            found.images_without_mask.extend(imgs[k])
-        else:
-            for f in imgs[k] + cands:
-                found.unrelated.append(UnmatchedFile(f, f"ambiguous: several files with key {k!r}"))
-    for k in sorted(masks):
-        found.masks_without_image.extend(masks[k])
+    found.pair_by_key(imgs, masks, lambda key, files: f"ambiguous: several files with key {key!r}")
     return found
 
 
