@@ -7,11 +7,15 @@ back, so the mask has the raw image's size.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from segkit.inference.tiling import sliding_window
+
+if TYPE_CHECKING:
+    from segkit.models.io import ModelInfo
 
 __all__ = ["DEFAULT_TILE", "predict", "predict_proba", "prepare_image", "downsampling_factor"]
 
@@ -26,13 +30,13 @@ def downsampling_factor(model: Any) -> int:
     return 2**pools
 
 
-def _info_for(model: Any, info: Any) -> Any:
+def _info_for(model: Any, info: ModelInfo | None) -> ModelInfo:
     from segkit.models.io import ModelInfo
 
     return info if info is not None else ModelInfo.from_model(model)
 
 
-def prepare_image(image: np.ndarray, info: Any) -> np.ndarray:
+def prepare_image(image: np.ndarray, info: ModelInfo) -> np.ndarray:
     """Convert a raw image to the model's input: uint8 ``(h, w, C)`` in the colour model of
     ``info``, resized by ``info.scale`` (area filter when shrinking, bilinear when enlarging).
     """
@@ -53,7 +57,7 @@ def prepare_image(image: np.ndarray, info: Any) -> np.ndarray:
 
 
 def _tile_size(
-    model: Any, info: Any, tile_size: int | tuple[int, int] | None, shape: tuple[int, int]
+    model: Any, info: ModelInfo, tile_size: int | tuple[int, int] | None, shape: tuple[int, int]
 ) -> tuple[int, int]:
     from segkit.models.unet import check_input_size
 
@@ -62,7 +66,7 @@ def _tile_size(
     if tile_size is None:
         if all(fixed):
             tile = fixed
-        elif info is not None and all(info.input_shape[:2]):
+        elif all(info.input_shape[:2]):
             tile = tuple(info.input_shape[:2])
         else:
             tile = (DEFAULT_TILE, DEFAULT_TILE)
@@ -81,7 +85,7 @@ def _tile_size(
     return (int(tile[0]), int(tile[1]))
 
 
-def _batch_predictor(model: Any, tta: bool) -> Any:
+def _batch_predictor(model: Any, tta: bool) -> Callable[[np.ndarray], np.ndarray]:
     def plain(batch: np.ndarray) -> np.ndarray:
         return np.asarray(model.predict_on_batch(batch), dtype=np.float32)
 
@@ -113,7 +117,7 @@ def predict_proba(
     model: Any,
     image: np.ndarray,
     *,
-    info: Any = None,
+    info: ModelInfo | None = None,
     tile_size: int | tuple[int, int] | None = None,
     overlap: float = 0.25,
     batch_size: int = 4,
@@ -170,7 +174,7 @@ def predict(
     model: Any,
     image: np.ndarray,
     *,
-    info: Any = None,
+    info: ModelInfo | None = None,
     tile_size: int | tuple[int, int] | None = None,
     overlap: float = 0.25,
     batch_size: int = 4,
