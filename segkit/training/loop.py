@@ -333,7 +333,7 @@ def _write_figures(model: keras.Model, manifest: Manifest, config: TrainConfig, 
     images, masks = images[:, :h, :w], masks[:, :h, :w]
     proba = model.predict(images.astype(np.float32), verbose=0, batch_size=config.batch_size)
     if proba.shape[-1] == 1:
-        predictions = (proba[..., 0] > config.threshold).astype(np.uint8)
+        predictions = (proba[..., 0] >= config.threshold).astype(np.uint8)
     else:
         predictions = np.argmax(proba, axis=-1).astype(np.uint8)
     fig = prediction_grid(
