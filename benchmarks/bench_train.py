@@ -28,8 +28,8 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 
 def _prepared(work: Path, pairs: int, size: int) -> Path:
-    from segkit.data import make_synthetic_dataset
     from segkit.dataset import prepare_dataset
+    from segkit.synthetic import make_synthetic_dataset
     from segkit.template import DatasetTemplate
 
     source = make_synthetic_dataset(work / "source", pairs, height=size, width=size, seed=3)

@@ -31,7 +31,7 @@ def _save_png(data: bytes, target: Path, *, colours: int = 0) -> Path:
 
     from PIL import Image
 
-    from segkit.io import atomic_path
+    from segkit.files import atomic_path
 
     im = Image.open(io.BytesIO(data)).convert("RGB")
     if colours:
@@ -88,10 +88,10 @@ def make_result_image() -> Path:
     import io
 
     from segkit import DatasetTemplate, viz
-    from segkit.data import make_synthetic_dataset
     from segkit.dataset import load_manifest, load_pair, prepare_dataset
     from segkit.inference import predict
     from segkit.models import load_model
+    from segkit.synthetic import make_synthetic_dataset
     from segkit.training import TrainConfig, train
 
     with tempfile.TemporaryDirectory(prefix="segkit-result-") as tmp:

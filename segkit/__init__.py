@@ -11,7 +11,7 @@ try:
 except ImportError:  # pragma: no cover - running from a source tree without a build
     __version__ = "0.1.0.dev0"
 
-from segkit.data.synthetic import make_synthetic_dataset, make_synthetic_sample
+from segkit.synthetic import make_synthetic_dataset, make_synthetic_sample
 from segkit.template import (
     ClassSpec,
     DatasetTemplate,

@@ -496,6 +496,6 @@ def load_template(path: str | Path) -> DatasetTemplate:
 
 def save_template(template: DatasetTemplate, path: str | Path) -> Path:
     """Write ``template`` as JSON, atomically. Returns the path."""
-    from segkit.io import atomic_write_text
+    from segkit.files import atomic_write_text
 
     return atomic_write_text(Path(path), template.to_json())

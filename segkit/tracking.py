@@ -15,7 +15,7 @@ from typing import Any
 
 import keras
 
-from segkit.io import atomic_write_text
+from segkit.files import atomic_write_text
 
 __all__ = ["tracking_uri", "MLflowLogger"]
 

@@ -78,7 +78,7 @@ def as_label_mask(mask: np.ndarray) -> np.ndarray:
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:
     """A (M, N, 3) uint8 view of an image given as (M, N), (M, N, 1), (M, N, 3) or (M, N, 4)."""
-    from segkit.io import to_uint8
+    from segkit.imaging import to_uint8
 
     img = np.asarray(image)
     if img.ndim == 3 and img.shape[2] == 1:

@@ -30,7 +30,7 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def synthetic_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small synthetic source data set (12 pairs of 64x64, separate layout). Read-only."""
-    from segkit.data import make_synthetic_dataset
+    from segkit.synthetic import make_synthetic_dataset
 
     out = tmp_path_factory.mktemp("synthetic_source")
     return make_synthetic_dataset(out, 12, height=64, width=64, seed=1)

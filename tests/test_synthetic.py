@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segkit.data import make_synthetic_dataset, make_synthetic_sample
-from segkit.io import read_image
+from segkit.imaging import read_image
+from segkit.synthetic import make_synthetic_dataset, make_synthetic_sample
 
 
 def test_sample_is_seeded_and_consistent() -> None:

@@ -42,8 +42,8 @@ def _step(title: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from segkit.data import make_synthetic_dataset, make_synthetic_sample
     from segkit.dataset import inspect_dataset, prepare_dataset
+    from segkit.synthetic import make_synthetic_dataset, make_synthetic_sample
     from segkit.template import DatasetTemplate, SplitSpec, load_template, save_template
 
     out = Path(args.output)
@@ -99,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
 
     _step("7. predict a large image (Gaussian-blended sliding window)")
     from segkit.evaluation import dice_score
+    from segkit.imaging import read_image, write_image
     from segkit.inference import predict, save_mask, save_overlay
-    from segkit.io import read_image, write_image
     from segkit.models import load_model
 
     model, info = load_model(run_.path)

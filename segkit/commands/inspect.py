@@ -60,7 +60,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from segkit.dataset.inspect import inspect_dataset
-    from segkit.io import DEFAULT_MAX_PIXELS, atomic_write_text
+    from segkit.files import atomic_write_text
+    from segkit.imaging import DEFAULT_MAX_PIXELS
 
     report = inspect_dataset(
         args.src,

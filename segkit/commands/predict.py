@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from segkit.io import IMAGE_EXTENSIONS
+from segkit.imaging import IMAGE_EXTENSIONS
 
 __all__ = ["register", "run"]
 
@@ -57,8 +57,8 @@ def _expand(paths: list[str]) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from segkit.imaging import read_image
     from segkit.inference import predict, save_mask, save_overlay
-    from segkit.io import read_image
     from segkit.models import load_model
 
     images = _expand(args.images)

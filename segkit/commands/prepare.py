@@ -37,7 +37,8 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from segkit.dataset.prepare import prepare_dataset
-    from segkit.io import DEFAULT_MAX_PIXELS, atomic_write_text
+    from segkit.files import atomic_write_text
+    from segkit.imaging import DEFAULT_MAX_PIXELS
     from segkit.template import load_template
 
     template = load_template(args.template)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from segkit.data.synthetic import make_synthetic_dataset
+from segkit.synthetic import make_synthetic_dataset
 
 __all__ = ["register", "run"]
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from segkit.io import IMAGE_EXTENSIONS
+from segkit.imaging import IMAGE_EXTENSIONS
 
 __all__ = [
     "SOURCE_LAYOUTS",

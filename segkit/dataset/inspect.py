@@ -19,7 +19,7 @@ from typing import Any
 from segkit.dataset.discover import Discovery, SourceLayout, SourcePair, discover_pairs
 from segkit.dataset.masks import decode_mask, describe_mask_values, mask_values, merge_masks
 from segkit.dataset.pool import default_workers, imap_unordered
-from segkit.io import DEFAULT_MAX_PIXELS, ImageReadError, decode_image
+from segkit.imaging import DEFAULT_MAX_PIXELS, ImageReadError, decode_image
 
 __all__ = ["InspectReport", "inspect_dataset"]
 

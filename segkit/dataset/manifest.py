@@ -291,7 +291,7 @@ def load_manifest(dst: str | Path) -> Manifest:
 
 
 def _read_png_like(path: Path) -> np.ndarray:
-    from segkit.io import read_image
+    from segkit.imaging import read_image
 
     return read_image(path, max_pixels=None)
 
@@ -333,7 +333,7 @@ def load_pair(manifest: Manifest, pair: PairRecord | str) -> tuple[np.ndarray, n
 
 def _as_channels(image: np.ndarray, channels: int, path: Path) -> np.ndarray:
     if image.dtype != np.uint8:
-        from segkit.io import to_uint8
+        from segkit.imaging import to_uint8
 
         image = to_uint8(image)
     if image.ndim == 2:

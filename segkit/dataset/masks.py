@@ -34,7 +34,7 @@ def decode_mask(data: bytes, name: str | Path, *, max_pixels: int | None = None)
     -------
     (M, N) integer ndarray, or (M, N, 3) uint8 for colour masks (alpha dropped).
     """
-    from segkit.io import ImageReadError, decode_image
+    from segkit.imaging import ImageReadError, decode_image
 
     p = Path(name)
     if p.suffix.lower() in (".png", ".gif", ".bmp") and _is_palette(data):
@@ -74,7 +74,7 @@ def _channels_equal(arr: np.ndarray) -> bool:
 
 def read_mask(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray:
     """Read a source mask file (see :func:`decode_mask`)."""
-    from segkit.io import ImageReadError
+    from segkit.imaging import ImageReadError
 
     p = Path(path)
     try:

@@ -35,7 +35,7 @@ from segkit.dataset.manifest import (
 from segkit.dataset.pool import default_workers, imap_unordered
 from segkit.dataset.process import PairTask, TaskContext, TaskResult, process_pair
 from segkit.dataset.split import assign_splits, group_of
-from segkit.io import DEFAULT_MAX_PIXELS
+from segkit.imaging import DEFAULT_MAX_PIXELS
 from segkit.template import DatasetTemplate, load_template, parse_template
 
 __all__ = ["PrepareError", "PrepareReport", "prepare_dataset"]

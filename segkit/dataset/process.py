@@ -26,7 +26,7 @@ from segkit.dataset.convert import (
     to_color_model,
 )
 from segkit.dataset.masks import decode_mask, encode_mask, mask_to_classes, merge_masks
-from segkit.io import ImageReadError, decode_image, decode_pil, encode_image, to_uint8
+from segkit.imaging import ImageReadError, decode_image, decode_pil, encode_image, to_uint8
 from segkit.template import DatasetTemplate
 
 __all__ = ["PairTask", "TaskContext", "TaskResult", "process_pair", "output_paths"]

@@ -1,7 +1,7 @@
 """Scoring predictions: NumPy metrics with a stated empty rule, and data set evaluation."""
 
 from segkit.evaluation.evaluate import EvaluationResult, evaluate, summarize
-from segkit.evaluation.metrics import (
+from segkit.evaluation.scores import (
     dice_score,
     iou_score,
     match_objects,

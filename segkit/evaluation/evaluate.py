@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from segkit.evaluation.metrics import _object_ratios, object_scores, overlap_scores
+from segkit.evaluation.scores import _object_ratios, object_scores, overlap_scores
 
 __all__ = ["EvaluationResult", "evaluate", "summarize"]
 
@@ -136,8 +136,8 @@ def evaluate(
     EvaluationResult
     """
     from segkit.dataset import load_manifest, load_pair
+    from segkit.files import atomic_write_text
     from segkit.inference import predict, save_mask
-    from segkit.io import atomic_write_text
 
     manifest = load_manifest(dataset_dir)
     pairs = manifest.split(split)

@@ -35,7 +35,7 @@ def encode_mask(mask: np.ndarray, num_classes: int) -> np.ndarray:
 
 def save_mask(path: str | Path, mask: np.ndarray, num_classes: int) -> Path:
     """Write ``mask`` (class indices) atomically as a lossless PNG in the template's encoding."""
-    from segkit.io import write_image
+    from segkit.imaging import write_image
 
     p = Path(path)
     if p.suffix.lower() not in (".png", ".tif", ".tiff"):
@@ -45,7 +45,7 @@ def save_mask(path: str | Path, mask: np.ndarray, num_classes: int) -> Path:
 
 def overlay_image(image: np.ndarray, mask: np.ndarray, *, alpha: float = 0.45) -> np.ndarray:
     """RGB uint8 picture of ``image`` with each foreground class tinted in its own colour."""
-    from segkit.io import to_uint8
+    from segkit.imaging import to_uint8
 
     img = to_uint8(np.asarray(image))
     if img.ndim == 2:
@@ -63,6 +63,6 @@ def overlay_image(image: np.ndarray, mask: np.ndarray, *, alpha: float = 0.45) -
 
 def save_overlay(path: str | Path, image: np.ndarray, mask: np.ndarray) -> Path:
     """Write :func:`overlay_image` atomically (PNG)."""
-    from segkit.io import write_image
+    from segkit.imaging import write_image
 
     return write_image(Path(path), overlay_image(image, mask))

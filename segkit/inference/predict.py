@@ -15,7 +15,7 @@ import numpy as np
 from segkit.inference.tiling import sliding_window
 
 if TYPE_CHECKING:
-    from segkit.models.io import ModelInfo
+    from segkit.models.saving import ModelInfo
 
 __all__ = ["DEFAULT_TILE", "predict", "predict_proba", "prepare_image", "downsampling_factor"]
 
@@ -31,7 +31,7 @@ def downsampling_factor(model: Any) -> int:
 
 
 def _info_for(model: Any, info: ModelInfo | None) -> ModelInfo:
-    from segkit.models.io import ModelInfo
+    from segkit.models.saving import ModelInfo
 
     return info if info is not None else ModelInfo.from_model(model)
 
@@ -41,7 +41,7 @@ def prepare_image(image: np.ndarray, info: ModelInfo) -> np.ndarray:
     ``info``, resized by ``info.scale`` (area filter when shrinking, bilinear when enlarging).
     """
     from segkit.dataset.convert import binarize, resize_image, to_color_model
-    from segkit.io import to_uint8
+    from segkit.imaging import to_uint8
 
     arr = np.asarray(image)
     if arr.ndim not in (2, 3):

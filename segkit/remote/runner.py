@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from segkit.io import atomic_write_text
+from segkit.files import atomic_write_text
 from segkit.remote.config import RemoteConfig, SSHTarget
 from segkit.remote.cost import cost_summary, format_cost, run_cost
 from segkit.remote.provision import Machine, Provisioner, ProvisionError

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from segkit.io import sha256_file
+from segkit.files import sha256_file
 from segkit.remote.ssh import RemoteError, SSHSession
 
 __all__ = ["SyncReport", "local_manifest", "remote_manifest", "upload_tree", "download_tree"]

@@ -25,7 +25,7 @@ from typing import Any
 
 import keras
 
-from segkit.io import atomic_write_text
+from segkit.files import atomic_write_text
 
 __all__ = ["RunCheckpoint", "TimeLimit", "read_state", "write_history_csv", "STATE_NAME"]
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from segkit.io import atomic_write_text
+from segkit.files import atomic_write_text
 
 __all__ = ["TrainConfig", "ConfigError", "OPTIMIZERS", "LOSSES", "MIXED_PRECISION"]
 

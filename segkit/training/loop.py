@@ -23,7 +23,7 @@ import tensorflow as tf
 import segkit.losses
 import segkit.metrics
 from segkit.dataset.manifest import Manifest, load_manifest
-from segkit.io import atomic_path, atomic_write_text
+from segkit.files import atomic_path, atomic_write_text
 from segkit.models import ModelInfo, build_unet, save_model
 from segkit.tracking import MLflowLogger, tracking_uri
 from segkit.training.callbacks import BEST_WEIGHTS, RunCheckpoint, read_state

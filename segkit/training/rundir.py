@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from segkit import __version__
-from segkit.io import atomic_write_text
+from segkit.files import atomic_write_text
 from segkit.training.config import TrainConfig
 
 __all__ = ["new_run_id", "git_commit", "environment_info", "write_run_files", "check_resumable"]

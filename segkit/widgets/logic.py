@@ -426,7 +426,7 @@ def _labels_from_colours(mask: np.ndarray) -> np.ndarray:
 
 def load_item(view: DatasetView, index: int) -> tuple[np.ndarray, np.ndarray]:
     """Image (uint8) and mask (class or instance labels) of item ``index`` of ``view``."""
-    from segkit.io import read_image, to_uint8
+    from segkit.imaging import read_image, to_uint8
 
     if not 0 <= index < len(view.items):
         raise IndexError(f"pair {index} out of range (the data set has {len(view.items)})")
@@ -457,7 +457,7 @@ def render_overlay(
     max_side: int = 768,
 ) -> bytes:
     """PNG bytes of :func:`segkit.viz.blend_overlay`, shrunk so its longer side <= ``max_side``."""
-    from segkit.io import encode_image
+    from segkit.imaging import encode_image
     from segkit.viz import blend_overlay
 
     rgb = blend_overlay(image, mask, prediction, alpha=alpha, contours=contours)
@@ -488,7 +488,7 @@ def decode_upload(value: Any) -> tuple[str, np.ndarray]:
     Accepts the ipywidgets 8 form (a tuple of dicts with ``name`` and ``content``) and the
     ipywidgets 7 form (a dict of name to dict with ``content``).
     """
-    from segkit.io import decode_image, to_uint8
+    from segkit.imaging import decode_image, to_uint8
 
     if isinstance(value, Mapping):
         value = [{"name": k, **v} for k, v in value.items()]

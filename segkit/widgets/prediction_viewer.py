@@ -64,7 +64,7 @@ class PredictionViewer:
 
     def run(self) -> np.ndarray | None:
         """Predict the uploaded file (or else the path); errors are shown in the status line."""
-        from segkit.io import read_image, to_uint8
+        from segkit.imaging import read_image, to_uint8
 
         try:
             if self.upload.value:

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from segkit.data import make_synthetic_sample
-from segkit.io import write_image
+from segkit.imaging import write_image
+from segkit.synthetic import make_synthetic_sample
 
 
 def tree_digest(root: Path) -> dict[str, str]:

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from segkit.data import make_synthetic_dataset
 from segkit.dataset import load_manifest
+from segkit.synthetic import make_synthetic_dataset
 
 
 @pytest.mark.slow

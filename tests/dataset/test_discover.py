@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from segkit.dataset import SourceLayout, discover_pairs
-from segkit.io import write_image
+from segkit.imaging import write_image
 
 IMG = np.full((8, 8, 3), 100, np.uint8)
 MASK = np.zeros((8, 8), np.uint8)

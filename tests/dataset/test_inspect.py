@@ -9,7 +9,7 @@ import numpy as np
 
 from segkit.cli import main
 from segkit.dataset import discover_pairs, inspect_dataset, load_manifest
-from segkit.io import write_image
+from segkit.imaging import write_image
 
 
 def messy_source(root: Path, write_pair) -> Path:

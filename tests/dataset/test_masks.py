@@ -18,7 +18,7 @@ from segkit.dataset.masks import (
     merge_masks,
     read_mask,
 )
-from segkit.io import write_image
+from segkit.imaging import write_image
 from segkit.template import ClassSpec
 
 BINARY = ClassSpec()

@@ -17,7 +17,7 @@ from segkit.dataset import (
     load_pair,
     prepare_dataset,
 )
-from segkit.io import read_image, write_image
+from segkit.imaging import read_image, write_image
 from segkit.template import ClassSpec, DatasetTemplate, SplitSpec
 
 T32 = DatasetTemplate(height=32, width=32)
@@ -85,7 +85,7 @@ def test_image_types_and_colour_models(
 
 @pytest.mark.parametrize("source_type", ["jpg", "bmp", "tif"])
 def test_source_formats(tmp_path: Path, source_type: str) -> None:
-    from segkit.data import make_synthetic_dataset
+    from segkit.synthetic import make_synthetic_dataset
 
     src = make_synthetic_dataset(tmp_path / "src", 4, height=40, width=40, image_type=source_type)
     assert len(prep(src, tmp_path / "dst").manifest.pairs) == 4
@@ -128,7 +128,7 @@ def test_16bit_grey_and_rgba_sources(tmp_path: Path) -> None:
 
 
 def test_multiclass_template(tmp_path: Path) -> None:
-    from segkit.data import make_synthetic_dataset
+    from segkit.synthetic import make_synthetic_dataset
 
     src = make_synthetic_dataset(tmp_path / "src", 4, height=32, width=32, mask_encoding="classes")
     classes = ClassSpec(names=("background", "negative", "positive"), mapping={"1": 1, "2": 2})
@@ -155,7 +155,7 @@ def test_tile_mode_keeps_tiles_of_one_source_together(tmp_path: Path, write_pair
 
 
 def test_group_pattern_prevents_leakage(tmp_path: Path) -> None:
-    from segkit.data import make_synthetic_dataset
+    from segkit.synthetic import make_synthetic_dataset
 
     src = make_synthetic_dataset(tmp_path / "src", 40, height=16, width=16, groups=7)
     t = T32.replace(height=16, width=16, split=SplitSpec(group_pattern=r"(slide\d+)_"))
@@ -170,7 +170,7 @@ def test_group_pattern_prevents_leakage(tmp_path: Path) -> None:
 
 
 def test_split_is_stable_when_files_are_added(tmp_path: Path) -> None:
-    from segkit.data import make_synthetic_dataset
+    from segkit.synthetic import make_synthetic_dataset
 
     src = make_synthetic_dataset(tmp_path / "src", 30, height=16, width=16)
     t = T32.replace(height=16, width=16)

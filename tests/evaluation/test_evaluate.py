@@ -6,7 +6,7 @@ import pytest
 
 from segkit.cli import main
 from segkit.evaluation import evaluate
-from segkit.io import write_image
+from segkit.imaging import write_image
 from segkit.models import ModelInfo, save_model
 from segkit.template import DatasetTemplate
 

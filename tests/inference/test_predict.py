@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
+from segkit.imaging import read_image
 from segkit.inference import predict, predict_proba, prepare_image, save_mask, save_overlay
-from segkit.io import read_image
 from segkit.models import ModelInfo, build_unet
 
 

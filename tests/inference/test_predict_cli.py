@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from segkit.cli import main
-from segkit.io import read_image, write_image
+from segkit.imaging import read_image, write_image
 from segkit.models import ModelInfo, build_unet, save_model
 
 

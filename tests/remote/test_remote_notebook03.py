@@ -21,8 +21,8 @@ pytestmark = [pytest.mark.remote, pytest.mark.slow, pytest.mark.notebook]
 def prepared(tmp_path: Path) -> Path:
     """A tiny prepared data set (8 synthetic 32x32 pairs)."""
     from segkit import DatasetTemplate
-    from segkit.data import make_synthetic_dataset
     from segkit.dataset import prepare_dataset
+    from segkit.synthetic import make_synthetic_dataset
 
     source = make_synthetic_dataset(tmp_path / "source", 8, height=32, width=32, seed=3)
     dst = tmp_path / "prepared"

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from segkit.data import make_synthetic_dataset
 from segkit.dataset import prepare_dataset
+from segkit.synthetic import make_synthetic_dataset
 from segkit.template import DatasetTemplate
 
 

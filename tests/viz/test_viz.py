@@ -8,7 +8,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from segkit import viz
-from segkit.data import make_synthetic_sample
+from segkit.synthetic import make_synthetic_sample
 
 
 @pytest.fixture(scope="module")

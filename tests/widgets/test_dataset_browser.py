@@ -43,7 +43,7 @@ def test_open_prepared_dataset_and_split(prepared):
 
 
 def test_colour_masks_and_kaggle_merge(tmp_path):
-    from segkit.io import write_image
+    from segkit.imaging import write_image
 
     (tmp_path / "images").mkdir()
     write_image(tmp_path / "images" / "a.png", np.zeros((8, 8, 3), np.uint8))
@@ -58,7 +58,7 @@ def test_colour_masks_and_kaggle_merge(tmp_path):
 
 def test_render_overlay_png_and_shrink():
     png = logic.render_overlay(np.zeros((100, 50, 3), np.uint8), max_side=40)
-    from segkit.io import decode_image
+    from segkit.imaging import decode_image
 
     assert decode_image(png, "x.png").shape == (34, 17, 3)
 

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("ipywidgets")
 keras = pytest.importorskip("keras")
 
-from segkit.io import encode_image, write_image  # noqa: E402
+from segkit.imaging import encode_image, write_image  # noqa: E402
 from segkit.widgets import PredictionViewer, logic  # noqa: E402
 
 

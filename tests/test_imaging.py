@@ -10,15 +10,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segkit.io import (
+from segkit.files import atomic_path, atomic_write_text, sha256_file
+from segkit.imaging import (
     ImageReadError,
-    atomic_path,
-    atomic_write_text,
     decode_image,
     encode_image,
     image_size,
     read_image,
-    sha256_file,
     to_uint8,
     write_image,
 )

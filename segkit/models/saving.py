@@ -260,7 +260,7 @@ def save_model(model: Any, directory: str | Path, info: ModelInfo) -> Path:
     Path
         The ``model.keras`` file.
     """
-    from segkit.io import atomic_write_text
+    from segkit.files import atomic_write_text
 
     if not isinstance(info, ModelInfo):
         raise TypeError(f"save_model: info must be a ModelInfo, got {type(info).__name__}")

@@ -1,21 +1,18 @@
-"""Reading and writing image files, safely.
+"""Images: decoding, encoding and conversion, safely.
 
 Every reader returns a NumPy array in ``(row, col[, channel])`` order and raises
 :class:`ImageReadError` naming the file and the problem. Every writer is atomic: it writes a
-temporary file beside the target and renames it into place.
+temporary file beside the target and renames it into place (:mod:`segkit.files`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
+
+from segkit.files import atomic_write_bytes
 
 __all__ = [
     "IMAGE_EXTENSIONS",
@@ -26,10 +23,6 @@ __all__ = [
     "decode_pil",
     "write_image",
     "image_size",
-    "sha256_file",
-    "atomic_write_bytes",
-    "atomic_write_text",
-    "atomic_path",
     "to_uint8",
     "encode_image",
 ]
@@ -227,52 +220,6 @@ def to_uint8(image: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-_UMASK: list[int] = []
-
-
-def _umask() -> int:
-    if not _UMASK:
-        current = os.umask(0o022)
-        os.umask(current)
-        _UMASK.append(current)
-    return _UMASK[0]
-
-
-@contextmanager
-def atomic_path(target: str | Path) -> Iterator[Path]:
-    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
-
-    On an exception the temporary file is removed and ``target`` is left as it was.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, target)
-    except BaseException:
-        tmp_path.unlink(missing_ok=True)
-        raise
-
-
-def atomic_write_bytes(target: str | Path, data: bytes, *, fsync: bool = True) -> Path:
-    """Write ``data`` to ``target`` atomically (``fsync``: flush to disk before the rename)."""
-    target = Path(target)
-    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
-        fh.write(data)
-        if fsync:
-            fh.flush()
-            os.fsync(fh.fileno())
-    return target
-
-
-def atomic_write_text(target: str | Path, text: str) -> Path:
-    return atomic_write_bytes(target, text.encode("utf-8"))
-
-
 _PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP"}
 
 
@@ -310,19 +257,3 @@ def write_image(path: str | Path, image: np.ndarray, **options: Any) -> Path:
     """Write ``image`` atomically; the format follows the suffix. Returns the path."""
     p = Path(path)
     return atomic_write_bytes(p, encode_image(image, p.suffix, **options), fsync=False)
-
-
-def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        _copy(fh, h, chunk)
-    return h.hexdigest()
-
-
-def _copy(fh: IO[bytes], h: Any, chunk: int) -> None:
-    while True:
-        b = fh.read(chunk)
-        if not b:
-            break
-        h.update(b)

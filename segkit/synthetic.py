@@ -176,7 +176,7 @@ def make_synthetic_dataset(
     Path
         ``out_dir``.
     """
-    from segkit.io import write_image
+    from segkit.imaging import write_image
 
     if layout not in ("separate", "suffix"):
         raise ValueError(f"layout: expected 'separate' or 'suffix', got {layout!r}")

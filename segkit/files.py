@@ -1,0 +1,80 @@
+"""Files written whole or not at all, and their hashes.
+
+Every writer is atomic: it writes a temporary file beside the target and renames it into place,
+so a reader never sees half a file and an interrupted write leaves the old file as it was.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "sha256_file"]
+
+
+_UMASK: list[int] = []
+
+
+def _umask() -> int:
+    if not _UMASK:
+        current = os.umask(0o022)
+        os.umask(current)
+        _UMASK.append(current)
+    return _UMASK[0]
+
+
+@contextmanager
+def atomic_path(target: str | Path) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it onto ``target`` on success.
+
+    On an exception the temporary file is removed and ``target`` is left as it was.
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    os.close(fd)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp creates 0600; give the usual permissions
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, target)
+    except BaseException:
+        tmp_path.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(target: str | Path, data: bytes, *, fsync: bool = True) -> Path:
+    """Write ``data`` to ``target`` atomically (``fsync``: flush to disk before the rename)."""
+    target = Path(target)
+    with atomic_path(target) as tmp, open(tmp, "wb") as fh:
+        fh.write(data)
+        if fsync:
+            fh.flush()
+            os.fsync(fh.fileno())
+    return target
+
+
+def atomic_write_text(target: str | Path, text: str) -> Path:
+    """Write ``text`` as UTF-8 to ``target`` atomically."""
+    return atomic_write_bytes(target, text.encode("utf-8"))
+
+
+def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        _copy(fh, h, chunk)
+    return h.hexdigest()
+
+
+def _copy(fh: IO[bytes], h: Any, chunk: int) -> None:
+    while True:
+        b = fh.read(chunk)
+        if not b:
+            break
+        h.update(b)
