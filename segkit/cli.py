@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "segkit.commands.synth",
     "segkit.commands.inspect",
     "segkit.commands.prepare",
+    "segkit.commands.verify",
     "segkit.commands.train",
     "segkit.commands.evaluate",
     "segkit.commands.predict",
