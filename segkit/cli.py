@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from segkit import __version__
+from segkit.errors import describe_error
 
 __all__ = ["main", "build_parser"]
 
@@ -40,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="From a folder of biomedical images and masks to a trained, evaluated U-Net.",
     )
     parser.add_argument("--version", action="version", version=f"segkit {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the full traceback of an error (also SEGKIT_DEBUG=1)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:
@@ -52,8 +59,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _debug(args: argparse.Namespace) -> bool:
+    return bool(getattr(args, "debug", False)) or os.environ.get("SEGKIT_DEBUG", "") not in (
+        "",
+        "0",
+    )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code.
+
+    An ordinary mistake (bad input, a missing or unreadable file, a full disk) is reported as
+    one line on stderr that names the path and the problem, with exit code 1; ``--debug`` or
+    ``SEGKIT_DEBUG=1`` shows the traceback instead.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -64,8 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("segkit: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, FileNotFoundError, FileExistsError) as exc:
-        print(f"segkit {args.command}: error: {exc}", file=sys.stderr)
+    except (OSError, ValueError, RecursionError, MemoryError) as exc:
+        if _debug(args):
+            raise
+        print(f"segkit {args.command}: error: {describe_error(exc)}", file=sys.stderr)
         return 1
 
 

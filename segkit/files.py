@@ -14,7 +14,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["atomic_path", "atomic_write_bytes", "atomic_write_text", "sha256_file"]
+__all__ = [
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_output_file",
+    "sha256_file",
+]
 
 
 _UMASK: list[int] = []
@@ -78,3 +84,29 @@ def _copy(fh: IO[bytes], h: Any, chunk: int) -> None:
         if not b:
             break
         h.update(b)
+
+
+def check_output_file(target: str | Path) -> Path:
+    """Check, before any work, that a file can be written at ``target``.
+
+    The target must not be a folder and its nearest existing parent must be a writable
+    folder; nothing is created.
+
+    Raises
+    ------
+    OSError
+        ``IsADirectoryError``, ``NotADirectoryError`` or ``PermissionError`` naming the path.
+    """
+    import errno
+
+    target = Path(target)
+    if target.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "is a folder, expected a file", str(target))
+    parent = target.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise NotADirectoryError(errno.ENOTDIR, "a part of the path is not a folder", str(target))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(errno.EACCES, "permission denied", str(parent))
+    return target

@@ -60,9 +60,11 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from segkit.dataset.inspect import inspect_dataset
-    from segkit.files import atomic_write_text
+    from segkit.files import atomic_write_text, check_output_file
     from segkit.imaging import DEFAULT_MAX_PIXELS
 
+    if args.json:
+        check_output_file(args.json)
     report = inspect_dataset(
         args.src,
         source_layout_from_args(args),

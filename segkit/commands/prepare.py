@@ -37,10 +37,12 @@ def register(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from segkit.dataset.prepare import prepare_dataset
-    from segkit.files import atomic_write_text
+    from segkit.files import atomic_write_text, check_output_file
     from segkit.imaging import DEFAULT_MAX_PIXELS
     from segkit.template import load_template
 
+    if args.json:
+        check_output_file(args.json)
     template = load_template(args.template)
     report = prepare_dataset(
         args.src,

@@ -1,0 +1,78 @@
+"""How an error reaches a person: one line that names the file and the problem.
+
+:func:`describe_error` turns the exceptions of ordinary mistakes (OS errors, bad values,
+undecodable text, absurd nesting) into one short line; :func:`shorten` keeps a quoted value
+to a few hundred characters, so a huge bad value never floods a terminal or a log.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+
+__all__ = ["MAX_MESSAGE", "describe_error", "shorten"]
+
+MAX_MESSAGE = 600  # characters of one error line
+
+_ERRNO_TEXT = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "disk quota exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EISDIR: "is a folder, expected a file",
+    errno.ENOTDIR: "a part of the path is not a folder",
+    errno.ENOENT: "no such file or folder",
+    errno.EROFS: "read-only file system",
+}
+
+
+def shorten(value: object, limit: int = 200) -> str:
+    """``repr``-like text of ``value``, cut to at most ``limit`` characters.
+
+    Parameters
+    ----------
+    value : object
+        Strings are quoted as ``repr`` does; other objects use their ``repr``.
+    limit : int, default 200
+        The longest result; a longer text keeps its start and end around ``...``.
+    """
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    keep = max(limit - 5, 2)
+    return f"{text[: keep - keep // 3]} ... {text[-(keep // 3) :]}"
+
+
+def _os_error(exc: OSError) -> str:
+    what = _ERRNO_TEXT.get(exc.errno or -1) or exc.strerror or str(exc) or type(exc).__name__
+    if exc.filename is not None:
+        path = os.fsdecode(exc.filename)
+        if exc.filename2 is not None:
+            return f"{path} -> {os.fsdecode(exc.filename2)}: {what}"
+        return f"{path}: {what}"
+    return what
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line (at most :data:`MAX_MESSAGE` characters) that says what went wrong.
+
+    Parameters
+    ----------
+    exc : BaseException
+        Typically an ``OSError`` (the path is named), a ``ValueError`` whose message already
+        names the file, a ``UnicodeDecodeError``, a ``RecursionError`` or a ``MemoryError``.
+    """
+    if isinstance(exc, OSError):
+        text = _os_error(exc)
+    elif isinstance(exc, UnicodeDecodeError):
+        text = f"not valid {exc.encoding} text (byte {exc.start})"
+    elif isinstance(exc, RecursionError):
+        text = "the input is nested too deeply to read"
+    elif isinstance(exc, MemoryError):
+        text = "out of memory; try smaller images, fewer workers or a smaller batch"
+    else:
+        text = str(exc) or type(exc).__name__
+    text = " ".join(text.split())  # one line
+    if len(text) > MAX_MESSAGE:
+        text = text[: MAX_MESSAGE - 4] + " ..."
+    return text
