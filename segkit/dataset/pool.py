@@ -12,7 +12,13 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-__all__ = ["default_workers", "imap_unordered", "tune_worker_malloc"]
+__all__ = [
+    "available_memory",
+    "default_workers",
+    "imap_unordered",
+    "memory_bounded_workers",
+    "tune_worker_malloc",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -26,6 +32,55 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+# Bytes a worker holds per decoded pixel at its peak: the decoded image (up to 4 bytes a pixel
+# for RGBA, 8 for 16-bit RGBA), its converted and resized copies, the mask and its encodings.
+BYTES_PER_PIXEL = 24
+WORKER_BASELINE = 96 << 20  # an idle worker: the interpreter, NumPy and Pillow
+MEMORY_SHARE = 0.5  # of the memory available when the pool starts
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to new allocations (``MemAvailable``), or None if unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - not POSIX
+        return None
+
+
+def memory_bounded_workers(workers: int, largest_pixels: int, *, budget: int | None = None) -> int:
+    """At most ``workers``, and few enough that each can hold the largest image at once.
+
+    Parameters
+    ----------
+    workers : int
+        Processes wanted (e.g. one per core).
+    largest_pixels : int
+        Pixels (rows x cols) of the largest image any worker may decode.
+    budget : int, optional
+        Bytes all workers together may use; default half the memory available now.
+
+    Returns
+    -------
+    int
+        ``min(workers, budget // per_worker)``, never below 1: one worker always runs, and
+        the pixel limit is what keeps a single image within bounds.
+    """
+    if budget is None:
+        available = available_memory()
+        if available is None:
+            return max(1, workers)
+        budget = int(available * MEMORY_SHARE)
+    per_worker = WORKER_BASELINE + BYTES_PER_PIXEL * max(0, int(largest_pixels))
+    return max(1, min(workers, budget // per_worker))
 
 
 def tune_worker_malloc() -> bool:
