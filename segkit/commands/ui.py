@@ -4,7 +4,10 @@ By default it serves a one-cell notebook holding :class:`segkit.widgets.Template
 writes the template to ``--output`` (an absolute path, so the file lands where the command
 was started). ``--notebook`` serves another notebook instead, e.g.
 ``notebooks/01_dataset_template.ipynb``. The page is protected by a random token that is part
-of the printed URL.
+of the printed URL. The token reaches Voilà through its environment (``JUPYTER_TOKEN``), never
+its command line, so other users cannot read it with ``ps``. The server runs in a process
+group of its own, and that whole group (Voilà and its kernels) is ended when ``segkit ui``
+exits, on Ctrl-C and on SIGTERM.
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ import argparse
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +33,12 @@ __all__ = [
     "free_port",
     "form_notebook",
     "voila_command",
+    "voila_env",
     "serving",
+    "stop_server",
 ]
+
+TOKEN_ENV = "SEGKIT_UI_TOKEN"
 
 #: Chromium flags for driving a served page headless (browser tests, README pictures).
 HEADLESS_CHROMIUM_ARGS = [
@@ -69,8 +77,11 @@ def form_notebook(output: str | Path) -> str:
     return str(nbformat.writes(nb))
 
 
-def voila_command(notebook: str | Path, *, port: int, token: str, host: str = "127.0.0.1") -> list:
-    """The command line that serves ``notebook`` with Voilà on ``host:port``."""
+def voila_command(notebook: str | Path, *, port: int, host: str = "127.0.0.1") -> list[str]:
+    """The command line that serves ``notebook`` with Voilà on ``host:port``.
+
+    The access token is not part of it: pass :func:`voila_env` as the environment.
+    """
     return [
         sys.executable,
         "-m",
@@ -79,10 +90,50 @@ def voila_command(notebook: str | Path, *, port: int, token: str, host: str = "1
         "--no-browser",
         f"--port={port}",
         f"--Voila.ip={host}",
-        f"--token={token}",
+        "--Voila.auto_token=True",  # the token comes from JUPYTER_TOKEN
         "--strip_sources=True",
         "--show_tracebacks=True",
     ]
+
+
+def voila_env(token: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment plus ``extra``, with ``token`` as Voilà's access token."""
+    env = {**os.environ, **(extra or {}), "JUPYTER_TOKEN": token}
+    env.pop("JUPYTER_TOKEN_FILE", None)
+    return env
+
+
+def _start(notebook: Path, *, port: int, token: str, **popen: Any) -> subprocess.Popen[bytes]:
+    env = voila_env(token, popen.pop("env", None))
+    return subprocess.Popen(
+        voila_command(notebook, port=port), env=env, start_new_session=True, **popen
+    )
+
+
+def stop_server(proc: subprocess.Popen[Any], *, timeout: float = 10.0) -> None:
+    """End ``proc`` and every process in its group (Voilà's kernels too)."""
+    if proc.poll() is None or _group_alive(proc.pid):
+        _signal_group(proc.pid, signal.SIGTERM)
+        with suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while _group_alive(proc.pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        _signal_group(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _group_alive(pgid: int) -> bool:
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
 
 
 @contextmanager
@@ -112,13 +163,8 @@ def serving(
     url = f"http://127.0.0.1:{port}/?token={token}"
     nb = Path(notebook).resolve()
     out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        voila_command(nb, port=port, token=token),
-        cwd=nb.parent,
-        env={**os.environ, **(env or {})},
-        stdout=out,
-        stderr=subprocess.STDOUT,
-    )
+    proc = _start(nb, port=port, token=token, cwd=nb.parent, env=env, stdout=out,
+                  stderr=subprocess.STDOUT)  # fmt: skip
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -135,12 +181,7 @@ def serving(
                 time.sleep(0.3)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_server(proc)
         if log:
             out.close()  # type: ignore[union-attr]
 
@@ -157,17 +198,20 @@ def register(sub: Any) -> None:
     p.add_argument("--output", default="template.json", help="template JSON to write")
     p.add_argument("--notebook", help="serve this notebook instead of the bare form")
     p.add_argument("--port", type=int, default=0, help="port (default: a free one)")
-    p.add_argument("--token", help="access token (default: a random one)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    """Serve the form until Ctrl-C or SIGTERM; the server and its kernels end with it.
+
+    The access token is ``$SEGKIT_UI_TOKEN`` when set, otherwise a random one.
+    """
     if shutil.which("voila") is None and not _has_module("voila"):
         raise FileNotFoundError(
             "Voila is not installed; install the notebook extra: pip install 'segkit[notebooks]'"
         )
     port = args.port or free_port()
-    token = args.token or secrets.token_urlsafe(16)
+    token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(16)
     with tempfile.TemporaryDirectory(prefix="segkit-ui-") as tmp:
         if args.notebook:
             notebook = Path(args.notebook)
@@ -179,13 +223,20 @@ def run(args: argparse.Namespace) -> int:
             notebook.write_text(form_notebook(output), encoding="utf-8")
         print(f"segkit ui: serving the template form at http://127.0.0.1:{port}/?token={token}")
         print("segkit ui: press Ctrl-C to stop", flush=True)
-        proc = subprocess.Popen(voila_command(notebook, port=port, token=token))
+        proc = _start(notebook.resolve(), port=port, token=token)
+        previous = signal.signal(signal.SIGTERM, _raise_interrupt)
         try:
             return proc.wait()
         except KeyboardInterrupt:
-            proc.terminate()
-            proc.wait(timeout=10)
-            raise
+            print("segkit ui: stopped", file=sys.stderr)
+            return 0
+        finally:
+            stop_server(proc)
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _has_module(name: str) -> bool:

@@ -24,9 +24,13 @@ def test_form_notebook_shows_the_form(tmp_path):
     assert nb["metadata"]["kernelspec"]["name"] == "python3"
 
 
-def test_voila_command_binds_localhost_with_token():
-    cmd = ui.voila_command("a.ipynb", port=1234, token="secret")
-    assert "--Voila.ip=127.0.0.1" in cmd and "--port=1234" in cmd and "--token=secret" in cmd
+def test_voila_command_binds_localhost_token_in_environment_only():
+    cmd = ui.voila_command("a.ipynb", port=1234)
+    assert "--Voila.ip=127.0.0.1" in cmd and "--port=1234" in cmd
+    assert not any(
+        part.startswith(("--token", "--Voila.token", "--IdentityProvider")) for part in cmd
+    )
+    assert ui.voila_env("secret")["JUPYTER_TOKEN"] == "secret"
     port = ui.free_port()
     with socket.socket() as s:
         s.bind(("127.0.0.1", port))  # it really is free
@@ -57,36 +61,81 @@ def test_segkit_ui_serves_the_form(tmp_path):
             "ui",
             "--port",
             str(port),
-            "--token",
-            "tok",
             "--output",
             str(tmp_path / "t.json"),
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={**os.environ, **env_dirs},
+        env={**os.environ, **env_dirs, "SEGKIT_UI_TOKEN": "tok-1234"},
         cwd=tmp_path,
     )
     try:
         first = proc.stdout.readline()
-        assert f"http://127.0.0.1:{port}/?token=tok" in first
+        assert f"http://127.0.0.1:{port}/?token=tok-1234" in first
         deadline = time.monotonic() + 45
         while True:
             try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/?token=tok", timeout=40) as r:
+                url = f"http://127.0.0.1:{port}/?token=tok-1234"
+                with urllib.request.urlopen(url, timeout=40) as r:
                     page = r.read().decode()
                 break
             except OSError:
                 assert time.monotonic() < deadline, "segkit ui did not answer"
                 time.sleep(0.5)
         assert "template_form" in page
+        group = _process_group(proc.pid)
+        assert len(group) >= 2  # segkit ui and Voila (and its kernel)
+        for pid in group:
+            assert "tok-1234" not in _cmdline(pid), f"token on the command line of {pid}"
         with pytest.raises(urllib.error.HTTPError):  # no token, no form
             opener = urllib.request.build_opener(_NoRedirect)
             opener.open(f"http://127.0.0.1:{port}/", timeout=10)
+        voila = [pid for pid in group if "voila" in _cmdline(pid)]
+        proc.terminate()  # SIGTERM: segkit ui ends Voila and its kernels with it
+        assert proc.wait(timeout=30) == 0
+        deadline = time.monotonic() + 15
+        while any(_alive(pid) for pid in voila) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(pid) for pid in voila), "Voila outlived segkit ui"
     finally:
-        proc.terminate()
-        proc.wait(timeout=15)
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as fh:
+            return fh.read().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return ""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return not fh.read().split(") ")[-1].startswith("Z")
+    except OSError:
+        return False
+
+
+def _process_group(root: int) -> list[int]:
+    """``root`` and its descendants (by parent pid), from /proc."""
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    parents[int(entry)] = int(fh.read().split(") ")[-1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    found, frontier = [root], [root]
+    while frontier:
+        children = [pid for pid, ppid in parents.items() if ppid in frontier]
+        found += children
+        frontier = children
+    return found
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
