@@ -35,6 +35,12 @@ def register(sub: Any) -> None:
     p.add_argument("--overlap", type=float, default=0.25, help="tile overlap (default 0.25)")
     p.add_argument("--batch-size", type=int, default=4, help="tiles per batch (default 4)")
     p.add_argument("--threshold", type=float, help="foreground threshold (binary models)")
+    p.add_argument(
+        "--max-pixels",
+        type=int,
+        default=None,
+        help="refuse images with more pixels (default: segkit's decompression-bomb limit)",
+    )
     p.set_defaults(func=run)
 
 
@@ -57,7 +63,8 @@ def _expand(paths: list[str]) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from segkit.imaging import read_image
+    from segkit.files import check_output_file
+    from segkit.imaging import DEFAULT_MAX_PIXELS, read_image
     from segkit.inference import predict, save_mask, save_overlay
     from segkit.models import load_model
 
@@ -69,9 +76,13 @@ def run(args: argparse.Namespace) -> int:
     stems = [p.stem for p in images]
     if not single_file and len(set(stems)) != len(stems):
         raise ValueError("two input images share a file name; predict them separately")
+    if single_file:
+        check_output_file(out)
+    else:
+        check_output_file(out / "probe.png")
     model, info = load_model(args.model)
     for path in images:
-        image = read_image(path)
+        image = read_image(path, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
         mask = predict(
             model,
             image,

@@ -40,3 +40,19 @@ def test_predict_reports_a_missing_image(tmp_path, model_dir, capsys):
     code = main(["predict", str(model_dir), str(tmp_path / "nope.png"), "-o", str(tmp_path)])
     assert code == 1
     assert "nope.png" in capsys.readouterr().err
+
+
+def test_predict_max_pixels_flag(tmp_path, model_dir, capsys):
+    write_image(tmp_path / "big.png", np.zeros((60, 60), dtype=np.uint8))
+    args = ["predict", str(model_dir), str(tmp_path / "big.png"), "-o", str(tmp_path / "m.png")]
+    assert main([*args, "--max-pixels", "1000"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "big.png" in err[0] and "3,600 pixels" in err[0]
+    assert main([*args, "--max-pixels", "4000"]) == 0
+
+
+def test_predict_output_through_a_file_fails_before_loading(tmp_path, model_dir, capsys):
+    write_image(tmp_path / "x.png", np.zeros((20, 20), dtype=np.uint8))
+    (tmp_path / "f").write_text("x")
+    code = main(["predict", str(model_dir), str(tmp_path / "x.png"), "-o", str(tmp_path / "f/o")])
+    assert code == 1 and "not a folder" in capsys.readouterr().err
