@@ -2,8 +2,8 @@
 
 Configuration (``pulumi config set KEY VALUE``; see Pulumi.example.yaml): ``sshPublicKey``,
 ``sshCidr`` (required), ``segkitSpec`` (required), ``size``, ``image``, ``region``, ``tags``,
-``tensorflowSpec``, ``allowWorldSsh``; the secret ``digitalocean:token`` (or
-``$DIGITALOCEAN_TOKEN``).
+``tensorflowSpec``, ``allowWorldSsh``, ``sshWidestPrefixV4`` (16), ``sshWidestPrefixV6`` (48);
+the secret ``digitalocean:token`` (or ``$DIGITALOCEAN_TOKEN``).
 """
 
 import pulumi
@@ -14,6 +14,8 @@ from gpu_machine import (
     DEFAULT_SIZE,
     DEFAULT_TAGS,
     DEFAULT_TENSORFLOW,
+    WIDEST_PREFIX_V4,
+    WIDEST_PREFIX_V6,
     GpuMachine,
     GpuMachineArgs,
 )
@@ -31,6 +33,8 @@ args = GpuMachineArgs(
     tags=tuple(config.get_object("tags") or DEFAULT_TAGS),
     tensorflow_spec=config.get("tensorflowSpec") or DEFAULT_TENSORFLOW,
     allow_world_ssh=config.get_bool("allowWorldSsh") or False,
+    widest_prefix_v4=config.get_int("sshWidestPrefixV4") or WIDEST_PREFIX_V4,
+    widest_prefix_v6=config.get_int("sshWidestPrefixV6") or WIDEST_PREFIX_V6,
 )
 provider = digitalocean.Provider("digitalocean", token=token) if token is not None else None
 machine = GpuMachine(

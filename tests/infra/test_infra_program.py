@@ -149,10 +149,40 @@ def test_firewall_opens_only_port_22_and_only_to_the_configured_cidr(program):
     return ns["machine"].firewall.id.apply(check)
 
 
-@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "::/0", "198.51.100.7/32,0.0.0.0/0"])
+@pytest.mark.parametrize(
+    "cidr",
+    [
+        "0.0.0.0/0",
+        "::/0",
+        "198.51.100.7/32,0.0.0.0/0",
+        "0.0.0.0/1,128.0.0.0/1",  # the whole internet in two halves
+        "::/1",
+        "10.0.0.0/8",
+        "198.51.0.0/16,198.52.0.0/16",  # two /16s together exceed one /16
+    ],
+)
 def test_world_open_ssh_is_refused(program, cidr):
-    with pytest.raises(ValueError, match="whole internet"):
+    with pytest.raises(ValueError, match="too much of the internet"):
         program(_config(**{"segkit-gpu:sshCidr": cidr}))
+
+
+@pytest.mark.parametrize("cidr", ["198.51.0.0/16", "2001:db8:1::/48", "198.51.100.7/32,::1/128"])
+def test_ranges_up_to_the_widest_prefix_are_accepted(program, cidr):
+    program(_config(**{"segkit-gpu:sshCidr": cidr}))
+
+
+def test_widest_prefix_is_configurable(program):
+    narrow = {"segkit-gpu:sshCidr": "198.51.100.0/24", "segkit-gpu:sshWidestPrefixV4": "28"}
+    with pytest.raises(ValueError, match="more than one /28"):
+        program(_config(**narrow))
+
+
+def test_too_wide_ssh_counts_address_sets(program):
+    from gpu_machine import too_wide_ssh  # importable once the program fixture set the path
+
+    assert too_wide_ssh(("0.0.0.0/1", "128.0.0.0/1")) is not None
+    assert too_wide_ssh(("198.51.100.0/24", "198.51.100.0/24")) is None  # duplicates count once
+    assert too_wide_ssh(("::/1",)) is not None and too_wide_ssh(("::/0",), widest_v6=0) is None
 
 
 def test_invalid_cidr_names_the_setting(program):
