@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segkit.dataset.masks import (
+from segkit.imaging import (
     decode_mask,
     describe_mask_values,
     encode_mask,
@@ -17,8 +17,8 @@ from segkit.dataset.masks import (
     mask_values,
     merge_masks,
     read_mask,
+    write_image,
 )
-from segkit.imaging import write_image
 from segkit.template import ClassSpec
 
 BINARY = ClassSpec()
