@@ -1,0 +1,36 @@
+"""Pictures of images, masks, predictions, training curves and metric distributions.
+
+- :mod:`~segkit.viz.overlays`: NumPy only. :func:`colorize_mask`, :func:`blend_overlay`,
+  :func:`mask_boundaries` return ``uint8`` RGB arrays or boolean edges; the widgets and the
+  prediction overlays use them directly.
+- :mod:`~segkit.viz.figures`: matplotlib figures built without pyplot (:func:`overlay`,
+  :func:`prediction_grid`, :func:`plot_history`, :func:`plot_metric_distribution`).
+"""
+
+from segkit.viz.figures import (
+    load_history,
+    overlay,
+    plot_history,
+    plot_metric_distribution,
+    prediction_grid,
+)
+from segkit.viz.overlays import (
+    CLASS_COLOURS,
+    as_label_mask,
+    blend_overlay,
+    colorize_mask,
+    mask_boundaries,
+)
+
+__all__ = [
+    "CLASS_COLOURS",
+    "as_label_mask",
+    "colorize_mask",
+    "mask_boundaries",
+    "blend_overlay",
+    "overlay",
+    "prediction_grid",
+    "load_history",
+    "plot_history",
+    "plot_metric_distribution",
+]
