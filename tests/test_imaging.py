@@ -17,6 +17,8 @@ from segkit.imaging import (
     encode_image,
     image_size,
     read_image,
+    to_channels,
+    to_rgb,
     to_uint8,
     write_image,
 )
@@ -124,3 +126,20 @@ def test_atomic_writes(tmp_path: Path) -> None:
     assert sha256_file(target) == (
         "7692c3ad3540bb803c020b3aee66cd8887123234ea0c6e7143c0add73ff431ed"
     )
+
+
+def test_to_channels_gives_exactly_one_or_three() -> None:
+    assert to_channels(GREY, 3).shape == (12, 10, 3)
+    np.testing.assert_array_equal(to_channels(GREY, 3)[..., 2], GREY)
+    np.testing.assert_array_equal(to_channels(RGBA, 3), RGB)
+    assert to_channels(RGB, 1).shape == (12, 10, 1)
+    np.testing.assert_array_equal(to_channels(GREY[..., None], 1)[..., 0], GREY)
+    assert to_channels(GREY.astype(np.uint16) * 100, 1).dtype == np.uint8
+    with pytest.raises(ValueError, match="C in 1, 3, 4"):
+        to_channels(RGBA[..., :2], 3)
+
+
+def test_to_rgb_shows_bool_and_unit_floats() -> None:
+    np.testing.assert_array_equal(to_rgb(np.array([[True, False]]))[0, :, 0], [255, 0])
+    np.testing.assert_array_equal(to_rgb(np.array([[0.0, 1.0]]))[0, :, 1], [0, 255])
+    np.testing.assert_array_equal(to_rgb(RGBA), RGB)

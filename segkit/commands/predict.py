@@ -29,7 +29,9 @@ def register(sub: Any) -> None:
         required=True,
         help="output folder (NAME.png per image), or a .png file for a single image",
     )
-    p.add_argument("--overlay", action="store_true", help="also write NAME_overlay.png")
+    p.add_argument(
+        "--overlay", action="store_true", help="also write NAME_overlay.png (objects outlined)"
+    )
     p.add_argument("--tta", action="store_true", help="average over flips (4x slower)")
     p.add_argument("--tile-size", type=int, help="sliding-window tile (default: training size)")
     p.add_argument("--overlap", type=float, default=0.25, help="tile overlap (default 0.25)")

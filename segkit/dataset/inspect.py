@@ -17,9 +17,16 @@ from pathlib import Path
 from typing import Any
 
 from segkit.dataset.discover import Discovery, SourceLayout, SourcePair, discover_pairs
-from segkit.dataset.masks import decode_mask, describe_mask_values, mask_values, merge_masks
 from segkit.dataset.pool import default_workers, imap_unordered
-from segkit.imaging import DEFAULT_MAX_PIXELS, ImageReadError, decode_image
+from segkit.imaging import (
+    DEFAULT_MAX_PIXELS,
+    ImageReadError,
+    decode_image,
+    decode_mask,
+    describe_mask_values,
+    mask_values,
+    merge_masks,
+)
 
 __all__ = ["InspectReport", "inspect_dataset"]
 
@@ -204,7 +211,7 @@ def _inspect_one(
             out["errors"].append({"file": rel, "reason": _short(exc, src / rel)})
     if masks and len(masks) == len(pair.masks):
         try:
-            mask = merge_masks(masks) if len(masks) > 1 else masks[0]
+            mask = merge_masks(masks)
             out["mask_size"] = [int(mask.shape[0]), int(mask.shape[1])]
             out["mask_dtype"] = str(mask.dtype)
             out["mask_values"] = mask_values(mask, limit=_MAX_VALUES)

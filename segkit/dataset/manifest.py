@@ -332,20 +332,8 @@ def load_pair(manifest: Manifest, pair: PairRecord | str) -> tuple[np.ndarray, n
 
 
 def _as_channels(image: np.ndarray, channels: int, path: Path) -> np.ndarray:
-    if image.dtype != np.uint8:
-        from segkit.imaging import to_uint8
+    from segkit.imaging import to_channels
 
-        image = to_uint8(image)
-    if image.ndim == 2:
-        image = image[..., None]
-    if image.shape[2] == channels:
-        return image
-    if channels == 3 and image.shape[2] == 1:
-        return np.repeat(image, 3, axis=2)
-    if channels == 3 and image.shape[2] == 4:
-        return image[..., :3]
-    if channels == 1 and image.shape[2] in (3, 4):
-        from segkit.dataset.convert import to_grayscale
-
-        return to_grayscale(image[..., :3])[..., None]
-    raise ManifestError(f"{path}: image has {image.shape[2]} channels, expected {channels}")
+    if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
+        raise ManifestError(f"{path}: image has {image.shape[2]} channels, expected {channels}")
+    return to_channels(image, channels)

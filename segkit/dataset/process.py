@@ -17,16 +17,22 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from segkit.dataset.convert import (
-    FittedPair,
+from segkit.dataset.fit import FittedPair, fit_pair
+from segkit.imaging import (
+    ImageReadError,
     binarize,
-    fit_pair,
+    decode_image,
+    decode_mask,
+    decode_pil,
+    encode_image,
+    encode_mask,
+    mask_to_classes,
+    merge_masks,
     pil_resample,
     resize_mask,
     to_color_model,
+    to_uint8,
 )
-from segkit.dataset.masks import decode_mask, encode_mask, mask_to_classes, merge_masks
-from segkit.imaging import ImageReadError, decode_image, decode_pil, encode_image, to_uint8
 from segkit.template import DatasetTemplate
 
 __all__ = ["PairTask", "TaskContext", "TaskResult", "process_pair", "output_paths"]
@@ -157,7 +163,7 @@ def process_pair(task: PairTask, ctx: TaskContext) -> TaskResult:
                 current = rel
                 masks.append(decode_mask(data, src / rel, max_pixels=ctx.max_pixels))
             current = task.mask_folder or task.masks[0]
-            mask = merge_masks(masks) if len(masks) > 1 else masks[0]
+            mask = merge_masks(masks)
             del masks
         del mask_bytes
     except (ImageReadError, ValueError) as exc:

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["encode_mask", "overlay_image", "save_mask", "save_overlay"]
+from segkit.imaging import encode_mask
+
+__all__ = ["overlay_image", "save_mask", "save_overlay"]
 
 # Colours of classes 1..; class 0 (background) is left transparent.
 _PALETTE = np.array(
@@ -22,17 +24,6 @@ _PALETTE = np.array(
 )
 
 
-def encode_mask(mask: np.ndarray, num_classes: int) -> np.ndarray:
-    """A class-index mask in the prepared data set's encoding.
-
-    Binary (two classes): {0, 255}; multi-class: the class indices themselves.
-    """
-    mask = np.asarray(mask)
-    if num_classes == 2:
-        return np.where(mask > 0, 255, 0).astype(np.uint8)
-    return mask.astype(np.uint8)
-
-
 def save_mask(path: str | Path, mask: np.ndarray, num_classes: int) -> Path:
     """Write ``mask`` (class indices) atomically as a lossless PNG in the template's encoding."""
     from segkit.imaging import write_image
@@ -43,26 +34,53 @@ def save_mask(path: str | Path, mask: np.ndarray, num_classes: int) -> Path:
     return write_image(p, encode_mask(mask, num_classes))
 
 
-def overlay_image(image: np.ndarray, mask: np.ndarray, *, alpha: float = 0.45) -> np.ndarray:
-    """RGB uint8 picture of ``image`` with each foreground class tinted in its own colour."""
-    from segkit.imaging import to_uint8
+def overlay_image(
+    image: np.ndarray, mask: np.ndarray, *, contours: bool = False, alpha: float = 0.45
+) -> np.ndarray:
+    """RGB uint8 picture of ``image`` with each foreground class in its own colour.
 
-    img = to_uint8(np.asarray(image))
-    if img.ndim == 2:
-        img = img[..., None]
-    img = np.repeat(img[..., :1], 3, axis=2) if img.shape[2] < 3 else img[..., :3]
-    out = img.astype(np.float32)
-    for k in np.unique(mask):
+    Parameters
+    ----------
+    image : (M, N[, C]) ndarray
+    mask : (M, N) ndarray
+        Class indices.
+    contours : bool
+        Draw the outline of every object, opaque, so the stain underneath stays visible;
+        otherwise tint the whole of every object.
+    alpha : float
+        Opacity of the tint (filled style only).
+
+    Returns
+    -------
+    (M, N, 3) uint8 ndarray
+    """
+    from segkit.imaging import to_color_model, to_uint8
+    from segkit.viz.overlays import mask_boundaries
+
+    out = to_color_model(to_uint8(np.asarray(image)), "rgb").astype(np.float32)
+    labels = np.asarray(mask)
+    drawn = mask_boundaries(labels) if contours else labels > 0
+    for k in np.unique(labels[drawn]):
         if k == 0:
             continue
-        sel = mask == k
+        sel = drawn & (labels == k)
         colour = _PALETTE[(int(k) - 1) % len(_PALETTE)]
-        out[sel] = (1.0 - alpha) * out[sel] + alpha * colour
+        out[sel] = colour if contours else (1.0 - alpha) * out[sel] + alpha * colour
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
-def save_overlay(path: str | Path, image: np.ndarray, mask: np.ndarray) -> Path:
-    """Write :func:`overlay_image` atomically (PNG)."""
+def save_overlay(
+    path: str | Path,
+    image: np.ndarray,
+    mask: np.ndarray,
+    *,
+    contours: bool = True,
+    alpha: float = 0.45,
+) -> Path:
+    """Write :func:`overlay_image` atomically (PNG).
+
+    Outlines by default, so the stain stays visible; ``contours=False`` fills the objects.
+    """
     from segkit.imaging import write_image
 
-    return write_image(Path(path), overlay_image(image, mask))
+    return write_image(Path(path), overlay_image(image, mask, contours=contours, alpha=alpha))

@@ -40,8 +40,7 @@ def prepare_image(image: np.ndarray, info: ModelInfo) -> np.ndarray:
     """Convert a raw image to the model's input: uint8 ``(h, w, C)`` in the colour model of
     ``info``, resized by ``info.scale`` (area filter when shrinking, bilinear when enlarging).
     """
-    from segkit.dataset.convert import binarize, resize_image, to_color_model
-    from segkit.imaging import to_uint8
+    from segkit.imaging import binarize, resize_image, to_color_model, to_uint8
 
     arr = np.asarray(image)
     if arr.ndim not in (2, 3):

@@ -8,7 +8,12 @@ from typing import Any
 
 import ipywidgets as w
 
-from segkit.widgets.logic import DatasetView, load_item, open_dataset, render_overlay
+from segkit.widgets.logic.dataset_browser import (
+    DatasetView,
+    load_item,
+    open_dataset,
+    render_overlay,
+)
 
 __all__ = ["DatasetBrowser"]
 

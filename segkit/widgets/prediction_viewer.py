@@ -10,7 +10,8 @@ from typing import Any
 import ipywidgets as w
 import numpy as np
 
-from segkit.widgets.logic import decode_upload, predict_mask, render_overlay, resolve_model
+from segkit.widgets.logic.dataset_browser import render_overlay
+from segkit.widgets.logic.prediction_viewer import decode_upload, predict_mask, resolve_model
 
 __all__ = ["PredictionViewer"]
 

@@ -1,7 +1,8 @@
 """The "Dataset Parameters Configuration" form: fill in a template, press "Generate settings".
 
-The widget only wires :func:`segkit.widgets.logic.generate_settings` to ipywidgets: it reads
-the fields, shows each error next to its field, and shows the JSON that was written.
+The widget only wires :func:`segkit.widgets.logic.template_form.generate_settings` to
+ipywidgets: it reads the fields, shows each error next to its field, and shows the JSON that
+was written.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import ipywidgets as w
 
 from segkit.template import DatasetTemplate
-from segkit.widgets.logic import (
+from segkit.widgets.logic.template_form import (
     COLOR_MODEL_CHOICES,
     FIT_CHOICES,
     FORM_FIELDS,
@@ -88,7 +89,7 @@ class TemplateForm:
     Attributes
     ----------
     inputs : dict
-        Field name -> input widget (see :data:`segkit.widgets.logic.FORM_FIELDS`).
+        Field name -> input widget (see :data:`segkit.widgets.logic.template_form.FORM_FIELDS`).
     errors : dict
         Field name -> the HTML widget beside it that shows its error.
     button : ipywidgets.Button

@@ -8,7 +8,12 @@ import ipywidgets as w
 import keras
 
 from segkit.viz import plot_history
-from segkit.widgets.logic import figure_png, progress_text, select_curves, update_history
+from segkit.widgets.logic.training_monitor import (
+    figure_png,
+    progress_text,
+    select_curves,
+    update_history,
+)
 
 __all__ = ["TrainingMonitor"]
 

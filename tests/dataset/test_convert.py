@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segkit.dataset.convert import (
+from segkit.dataset.fit import fit_pair
+from segkit.imaging import (
     binarize,
-    fit_pair,
     resize_image,
     resize_mask,
     threshold_otsu,

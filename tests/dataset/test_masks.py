@@ -9,16 +9,17 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from segkit.dataset.masks import (
+from segkit.imaging import (
     decode_mask,
     describe_mask_values,
     encode_mask,
+    labels_from_colours,
     mask_to_classes,
     mask_values,
     merge_masks,
     read_mask,
+    write_image,
 )
-from segkit.imaging import write_image
 from segkit.template import ClassSpec
 
 BINARY = ClassSpec()
@@ -107,6 +108,7 @@ def test_merge_masks_takes_the_maximum() -> None:
     a = np.array([[255, 0, 0]], np.uint8)
     b = np.array([[0, 0, 255]], np.uint8)
     np.testing.assert_array_equal(merge_masks([a, b]), [[255, 0, 255]])
+    assert merge_masks([a]) is a  # one file: the mask itself
     with pytest.raises(ValueError, match="shapes differ"):
         merge_masks([a, np.zeros((2, 2), np.uint8)])
 
@@ -116,6 +118,19 @@ def test_encode_mask() -> None:
     assert encode_mask(classes[:, :2], BINARY).tolist() == [[0, 255]]
     multi = ClassSpec(names=("a", "b", "c"), mapping={"1": 1, "2": 2})
     assert encode_mask(classes, multi).tolist() == [[0, 1, 2]]
+    assert encode_mask(classes[:, :2], 2).tolist() == [[0, 255]]  # or the number of classes
+    assert encode_mask(classes, 3).tolist() == [[0, 1, 2]]
+
+
+def test_labels_from_colours_keep_black_as_background() -> None:
+    mask = np.zeros((2, 3, 3), np.uint8)
+    mask[0, 1] = (255, 0, 0)
+    mask[1, 2] = (0, 0, 255)
+    mask[1, 0] = (255, 0, 0)
+    labels = labels_from_colours(mask)
+    assert labels.dtype == np.int64
+    assert labels[0, 0] == 0 and labels[0, 1] == labels[1, 0] != 0
+    assert labels[1, 2] not in (0, labels[0, 1])
 
 
 def test_mask_values_and_description() -> None:

@@ -8,8 +8,7 @@ import numpy as np
 import pytest
 
 from segkit.dataset import SourceLayout, inspect_dataset, load_pair, prepare_dataset
-from segkit.dataset.masks import read_mask
-from segkit.imaging import read_image, to_uint8
+from segkit.imaging import read_image, read_mask, to_uint8
 from segkit.template import ClassSpec, DatasetTemplate, SplitSpec
 
 pytestmark = pytest.mark.shared_data

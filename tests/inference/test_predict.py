@@ -104,7 +104,18 @@ def test_masks_are_written_in_the_template_encoding(tmp_path):
     np.testing.assert_array_equal(multi, mask * 2)
     with pytest.raises(ValueError, match="lossless"):
         save_mask(tmp_path / "m.jpg", mask, 2)
-    image = np.full((2, 2), 100, dtype=np.uint8)
-    overlay = read_image(save_overlay(tmp_path / "o.png", image, mask))
-    assert overlay.shape == (2, 2, 3)
-    assert (overlay[0, 0] == 100).all() and overlay[0, 1, 0] > overlay[0, 1, 1]
+
+
+def test_overlays_outline_objects_by_default_and_fill_on_request(tmp_path):
+    image = np.full((7, 7), 100, dtype=np.uint8)
+    mask = np.zeros((7, 7), dtype=np.uint8)
+    mask[1:6, 1:6] = 1
+    outlined = read_image(save_overlay(tmp_path / "o.png", image, mask))
+    assert outlined.shape == (7, 7, 3)
+    assert (outlined[0, 0] == 100).all()  # background untouched
+    assert (outlined[3, 3] == 100).all()  # the stain inside an object stays visible
+    assert outlined[1, 3, 0] > outlined[1, 3, 1]  # its outline is drawn in red
+    filled = read_image(save_overlay(tmp_path / "f.png", image, mask, contours=False))
+    assert (filled[0, 0] == 100).all()
+    assert filled[3, 3, 0] > filled[3, 3, 1]  # the whole object is tinted
+    assert (filled[1, 3] == filled[3, 3]).all()

@@ -18,7 +18,7 @@ def _dice(truth: np.ndarray, pred: np.ndarray) -> float:
 @pytest.mark.shared_data
 def test_isbi_unet_beats_trivial_baselines(shared_data, tmp_path):
     from segkit.dataset import load_manifest, load_pair, prepare_dataset
-    from segkit.dataset.convert import threshold_otsu
+    from segkit.imaging import threshold_otsu
     from segkit.template import DatasetTemplate
     from segkit.training import TrainConfig, train
 

@@ -1,10 +1,11 @@
-"""Source masks to class indices, and class indices to the prepared encoding.
+"""Mask encodings: source masks to class indices, and class indices to the prepared encoding.
 
 A source mask may be {0,1}, {0,255}, instance labels (any integer ids), RGB(A) colour
 codes or a palette PNG. :func:`mask_to_classes` turns it into class indices with the
 template's :class:`~segkit.template.ClassSpec`: no mapping means every non-zero value is
 foreground; with a mapping, listed values (integers or RGB colours) map to their class and
-every other value to 0.
+every other value to 0. :func:`encode_mask` writes class indices in the prepared encoding
+({0,255} for two classes, the indices otherwise).
 """
 
 from __future__ import annotations
@@ -14,12 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
+from segkit.imaging.codecs import ImageReadError, decode_image
 from segkit.template import ClassSpec
 
 __all__ = [
     "decode_mask",
     "read_mask",
     "merge_masks",
+    "labels_from_colours",
     "mask_to_classes",
     "encode_mask",
     "mask_values",
@@ -34,8 +37,6 @@ def decode_mask(data: bytes, name: str | Path, *, max_pixels: int | None = None)
     -------
     (M, N) integer ndarray, or (M, N, 3) uint8 for colour masks (alpha dropped).
     """
-    from segkit.imaging import ImageReadError, decode_image
-
     p = Path(name)
     if p.suffix.lower() in (".png", ".gif", ".bmp") and _is_palette(data):
         import io as _io
@@ -74,8 +75,6 @@ def _channels_equal(arr: np.ndarray) -> bool:
 
 def read_mask(path: str | Path, *, max_pixels: int | None = None) -> np.ndarray:
     """Read a source mask file (see :func:`decode_mask`)."""
-    from segkit.imaging import ImageReadError
-
     p = Path(path)
     try:
         data = p.read_bytes()
@@ -89,15 +88,41 @@ def merge_masks(masks: Sequence[np.ndarray]) -> np.ndarray:
 
     The merged value of a pixel is the largest value any of the masks has there, so
     {0,255} object masks give a {0,255} mask and class-valued masks keep their classes.
+    A single mask is returned as it is (not copied), so callers need not count the files.
     """
     if not masks:
         raise ValueError("merge_masks: no masks to merge")
+    if len(masks) == 1:
+        return masks[0]
     out = np.array(masks[0], copy=True)
     for m in masks[1:]:
         if m.shape != out.shape:
             raise ValueError(f"merge_masks: mask shapes differ ({m.shape} vs {out.shape})")
         np.maximum(out, m, out=out)
     return out
+
+
+def labels_from_colours(mask: np.ndarray) -> np.ndarray:
+    """Label image of a colour-coded mask: one label per distinct colour, black is 0.
+
+    Parameters
+    ----------
+    mask : (M, N, C) ndarray
+        ``C >= 3``; channels after the third are ignored.
+
+    Returns
+    -------
+    (M, N) int64 ndarray
+        Colours numbered in sorted order from 1, black (if present) 0.
+    """
+    flat = mask[..., :3].reshape(-1, 3)
+    colours, inverse = np.unique(flat, axis=0, return_inverse=True)
+    labels = inverse.reshape(mask.shape[:2])
+    black = np.flatnonzero((colours == 0).all(axis=1))
+    if black.size:  # black is background: give it label 0
+        b = int(black[0])
+        labels = np.where(labels == b, 0, np.where(labels < b, labels + 1, labels))
+    return labels.astype(np.int64)
 
 
 def _pack_rgb(arr: np.ndarray) -> np.ndarray:
@@ -151,11 +176,26 @@ def mask_to_classes(mask: np.ndarray, classes: ClassSpec) -> np.ndarray:
     return out
 
 
-def encode_mask(class_mask: np.ndarray, classes: ClassSpec) -> np.ndarray:
-    """The prepared, on-disk form: {0,255} for a binary template, class indices otherwise."""
-    if classes.is_binary:
-        return (class_mask != 0).astype(np.uint8) * np.uint8(255)
-    return class_mask.astype(np.uint8, copy=False)
+def encode_mask(class_mask: np.ndarray, classes: ClassSpec | int) -> np.ndarray:
+    """The prepared, on-disk form of a class-index mask.
+
+    Parameters
+    ----------
+    class_mask : (M, N) integer ndarray
+        Class indices.
+    classes : ClassSpec or int
+        The template's classes, or their number (background included).
+
+    Returns
+    -------
+    (M, N) uint8 ndarray
+        {0, 255} for two classes (binary), the class indices themselves otherwise.
+    """
+    mask = np.asarray(class_mask)
+    num_classes = classes if isinstance(classes, int) else classes.num_classes
+    if num_classes == 2:
+        return (mask > 0).astype(np.uint8) * np.uint8(255)
+    return mask.astype(np.uint8, copy=False)
 
 
 def mask_values(mask: np.ndarray, *, limit: int = 4096) -> list[int] | list[str]:

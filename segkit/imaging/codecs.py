@@ -1,4 +1,4 @@
-"""Images: decoding, encoding and conversion, safely.
+"""Image files: decoding and encoding, safely.
 
 Every reader returns a NumPy array in ``(row, col[, channel])`` order and raises
 :class:`ImageReadError` naming the file and the problem. Every writer is atomic: it writes a
@@ -23,7 +23,6 @@ __all__ = [
     "decode_pil",
     "write_image",
     "image_size",
-    "to_uint8",
     "encode_image",
 ]
 
@@ -198,26 +197,6 @@ def _pil_to_array(im: Any) -> np.ndarray:
     elif im.mode not in ("L", "RGB", "RGBA", "F"):
         raise ValueError(f"unsupported pixel mode {im.mode}")
     return np.asarray(im).copy()
-
-
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Scale an image to uint8.
-
-    uint8 passes through. Other integer types and floats are scaled linearly from the
-    image's own 0.1st-99.9th percentile range to 0-255 (so a 16-bit microscopy image whose
-    values fill only a small part of 0-65535 stays visible); a constant image becomes 0.
-    """
-    if image.dtype == np.uint8:
-        return image
-    arr = image.astype(np.float64)
-    lo, hi = np.percentile(arr, (0.1, 99.9))
-    if hi <= lo:
-        hi = arr.max()
-        lo = arr.min()
-    if hi <= lo:
-        return np.zeros(image.shape, dtype=np.uint8)
-    out = (arr - lo) * (255.0 / (hi - lo))
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 _PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP"}
