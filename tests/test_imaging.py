@@ -143,3 +143,14 @@ def test_to_rgb_shows_bool_and_unit_floats() -> None:
     np.testing.assert_array_equal(to_rgb(np.array([[True, False]]))[0, :, 0], [255, 0])
     np.testing.assert_array_equal(to_rgb(np.array([[0.0, 1.0]]))[0, :, 1], [0, 255])
     np.testing.assert_array_equal(to_rgb(RGBA), RGB)
+
+
+def test_default_pixel_limit_is_at_most_pillows_warning_level(tmp_path: Path) -> None:
+    from segkit.imaging import DEFAULT_MAX_PIXELS
+
+    assert DEFAULT_MAX_PIXELS <= Image.MAX_IMAGE_PIXELS
+    # A small file that decodes to a huge image (12000 x 12000) is refused from its header.
+    Image.new("L", (12000, 12000)).save(tmp_path / "bomb.png", optimize=True)
+    assert (tmp_path / "bomb.png").stat().st_size < 1_000_000
+    with pytest.raises(ImageReadError, match="--max-pixels"):
+        read_image(tmp_path / "bomb.png")

@@ -28,7 +28,7 @@ def register(sub: Any) -> None:
     p.add_argument("--strict", action="store_true", help="fail on a bad file instead of skipping")
     p.add_argument("--workers", type=int, help="processes (default: one per core)")
     p.add_argument("--max-pixels", type=int, default=None,
-                   help="skip images with more pixels (default 200,000,000)")  # fmt: skip
+                   help="skip images with more pixels (default 89,478,485)")  # fmt: skip
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument("--json", metavar="FILE", help="also write the report as JSON")
     add_source_arguments(p)

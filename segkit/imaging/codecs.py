@@ -27,7 +27,10 @@ __all__ = [
 ]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-DEFAULT_MAX_PIXELS = 200_000_000
+# Pillow's own warning level (Image.MAX_IMAGE_PIXELS, 89,478,485: 1024 x 1024 x 1024 // 4 // 3).
+# Larger images are refused unless the caller raises the limit (``--max-pixels``); whole
+# slides are read tile by tile and never decoded at once.
+DEFAULT_MAX_PIXELS = 89_478_485
 _TIFF = (".tif", ".tiff")
 _PIL_8BIT_MODES = ("L", "LA", "P", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "1")
 
@@ -41,7 +44,7 @@ def _check_pixels(path: Path, height: int, width: int, max_pixels: int | None) -
         raise ImageReadError(
             f"{path}: image of {width}x{height} = {height * width:,} pixels exceeds the limit of "
             f"{max_pixels:,} pixels (a possible decompression bomb); "
-            "raise max_pixels if it is genuine"
+            "if it is genuine, raise the limit with --max-pixels (max_pixels= in Python)"
         )
 
 
