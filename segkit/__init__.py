@@ -1,7 +1,9 @@
 """segkit: from a messy folder of biomedical images and masks to a trained, evaluated U-Net.
 
 The top-level namespace is light: it imports no deep-learning framework. Import the
-sub-packages (``segkit.models``, ``segkit.training``, ...) for the heavy parts.
+sub-packages (``segkit.models``, ``segkit.training``, ...) for the heavy parts. Importing
+segkit quiets TensorFlow's C++ start-up log lines unless ``TF_CPP_MIN_LOG_LEVEL`` or
+``TF_ENABLE_ONEDNN_OPTS`` is already set (see ``segkit._tf``).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ try:
 except ImportError:  # pragma: no cover - running from a source tree without a build
     __version__ = "0.1.0.dev0"
 
+from segkit._tf import quiet_tensorflow_logs
 from segkit.synthetic import make_synthetic_dataset, make_synthetic_sample
 from segkit.template import (
     ClassSpec,
@@ -20,6 +23,9 @@ from segkit.template import (
     load_template,
     save_template,
 )
+
+# Runs before any segkit sub-package can import TensorFlow or Keras (none of the above does).
+quiet_tensorflow_logs()
 
 __all__ = [
     "__version__",

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import require_module
 
-pulumi = pytest.importorskip("pulumi")
-pytest.importorskip("pulumi_digitalocean")
+pulumi = require_module("pulumi", "the infra extra: pip install -e '.[infra]'")
+require_module("pulumi_digitalocean", "the infra extra: pip install -e '.[infra]'")
 
 INFRA = Path(__file__).resolve().parents[2] / "infra_pulumi"
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTests segkit-test"

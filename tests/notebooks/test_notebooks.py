@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import REPO_ROOT
+from support import REPO_ROOT, require_module
 
-papermill = pytest.importorskip("papermill")
+papermill = require_module("papermill", "the notebooks extra: pip install -e '.[notebooks]'")
 
 NOTEBOOKS = REPO_ROOT / "notebooks"
 ALL = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support import require_module
 
-tf = pytest.importorskip("tensorflow")
+tf = require_module("tensorflow", "the cpu or gpu extra: pip install -e '.[cpu]'")
 
 from segkit.training.augment import augment_pair, center_crop, random_patch  # noqa: E402
 

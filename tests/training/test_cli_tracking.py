@@ -3,10 +3,10 @@ from __future__ import annotations
 import json
 import os
 
-import pytest
+from support import require_module
 
-pytest.importorskip("keras")
-mlflow = pytest.importorskip("mlflow")
+require_module("keras", "the cpu or gpu extra: pip install -e '.[cpu]'")
+mlflow = require_module("mlflow", "the tracking extra: pip install -e '.[tracking]'")
 
 from segkit.cli import main  # noqa: E402
 from segkit.training.config import TrainConfig  # noqa: E402

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support import require_module
 
-pytest.importorskip("keras")
+require_module("keras", "the cpu or gpu extra: pip install -e '.[cpu]'")
 
 
 def _dice(truth: np.ndarray, pred: np.ndarray) -> float:

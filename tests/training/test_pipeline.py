@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support import require_module
 
-pytest.importorskip("tensorflow")
+require_module("tensorflow", "the cpu or gpu extra: pip install -e '.[cpu]'")
 
 from segkit.dataset.manifest import load_manifest  # noqa: E402
 from segkit.training.config import TrainConfig  # noqa: E402

@@ -10,8 +10,9 @@ import time
 
 import numpy as np
 import pytest
+from support import require_module
 
-keras = pytest.importorskip("keras")
+keras = require_module("keras", "the cpu or gpu extra: pip install -e '.[cpu]'")
 
 from segkit.dataset import load_manifest  # noqa: E402
 from segkit.models import load_model  # noqa: E402

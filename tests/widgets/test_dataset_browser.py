@@ -2,15 +2,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support import require_module
 
-pytest.importorskip("ipywidgets")
+require_module("ipywidgets", "the notebooks extra: pip install -e '.[notebooks]'")
 
 from segkit.dataset import prepare_dataset  # noqa: E402
 from segkit.template import DatasetTemplate  # noqa: E402
-from segkit.widgets import (
-    DatasetBrowser,  # noqa: E402
-    logic,  # noqa: E402
-)
+from segkit.widgets import DatasetBrowser, logic  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -4,9 +4,10 @@ import datetime
 
 import numpy as np
 import pytest
+from support import require_module
 
-pytest.importorskip("ipywidgets")
-keras = pytest.importorskip("keras")
+require_module("ipywidgets", "the notebooks extra: pip install -e '.[notebooks]'")
+keras = require_module("keras", "the cpu or gpu extra: pip install -e '.[cpu]'")
 
 from segkit.imaging import encode_image, write_image  # noqa: E402
 from segkit.widgets import PredictionViewer, logic  # noqa: E402

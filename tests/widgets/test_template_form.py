@@ -3,8 +3,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from support import require_module
 
-pytest.importorskip("ipywidgets")
+require_module("ipywidgets", "the notebooks extra: pip install -e '.[notebooks]'")
 
 from segkit.template import DatasetTemplate, load_template  # noqa: E402
 from segkit.widgets import TemplateForm  # noqa: E402

@@ -1,10 +1,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
+from support import require_module
 
-pytest.importorskip("ipywidgets")
-keras = pytest.importorskip("keras")
+require_module("ipywidgets", "the notebooks extra: pip install -e '.[notebooks]'")
+keras = require_module("keras", "the cpu or gpu extra: pip install -e '.[cpu]'")
 
 from segkit.widgets import TrainingMonitor  # noqa: E402
 

@@ -1,0 +1,56 @@
+"""Importing segkit quiets TensorFlow's C++ start-up lines, unless the user set a level."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from support import REPO_ROOT, require_module
+
+require_module("tensorflow", "the cpu or gpu extra: pip install -e '.[cpu]'")
+
+# The training entry point loads TensorFlow; one small op makes it set up its CPU device too.
+SCRIPT = """
+import os
+from segkit.training import train  # noqa: F401
+import tensorflow as tf
+tf.constant(1.0) + 1.0
+print(os.environ["TF_CPP_MIN_LOG_LEVEL"], os.environ["TF_ENABLE_ONEDNN_OPTS"])
+"""
+TF_LOG_LINES = ("oneDNN", "absl", "cpu_feature_guard", "port.cc", "I0000", "W0000")
+
+
+def _run(**env: str) -> subprocess.CompletedProcess[str]:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("TF_CPP_MIN_LOG_LEVEL", "TF_ENABLE_ONEDNN_OPTS")
+    }
+    clean["PYTHONPATH"] = os.pathsep.join(
+        filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])
+    )
+    return subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        env=clean | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=REPO_ROOT,
+    )
+
+
+@pytest.mark.slow
+def test_training_import_writes_no_tensorflow_log_lines():
+    proc = _run(CUDA_VISIBLE_DEVICES="")
+    assert proc.stdout.split() == ["2", "0"]
+    noise = [line for line in proc.stderr.splitlines() if any(s in line for s in TF_LOG_LINES)]
+    assert not noise, "TensorFlow log lines on stderr:\n" + "\n".join(noise)
+
+
+@pytest.mark.slow
+def test_a_level_the_user_set_is_kept():
+    proc = _run(CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="0", TF_ENABLE_ONEDNN_OPTS="1")
+    assert proc.stdout.split() == ["0", "1"]
