@@ -184,7 +184,8 @@ def predict(
     """Class-index mask for a raw image (see :func:`predict_proba` for the parameters).
 
     Binary models: foreground where the probability >= ``threshold`` (default
-    ``info.threshold``, 0.5). Multi-class: the most probable class.
+    ``info.threshold``, 0.5). Multi-class: the most probable class. The rule is
+    :func:`segkit.models.decision.probabilities_to_mask`.
 
     Returns
     -------
@@ -201,7 +202,7 @@ def predict(
         batch_size=batch_size,
         tta=tta,
     )
-    if proba.ndim == 2:
-        t = info.threshold if threshold is None else float(threshold)
-        return (proba >= t).astype(np.uint8)
-    return np.argmax(proba, axis=-1).astype(np.uint8)
+    from segkit.models.decision import probabilities_to_mask
+
+    t = info.threshold if threshold is None else float(threshold)
+    return probabilities_to_mask(proba[..., None] if proba.ndim == 2 else proba, threshold=t)

@@ -316,6 +316,7 @@ def _write_figures(model: keras.Model, manifest: Manifest, config: TrainConfig, 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    from segkit.models.decision import probabilities_to_mask
     from segkit.viz import plot_history, prediction_grid
 
     figures = run / "figures"
@@ -332,10 +333,7 @@ def _write_figures(model: keras.Model, manifest: Manifest, config: TrainConfig, 
     h, w = (images.shape[1] // multiple) * multiple, (images.shape[2] // multiple) * multiple
     images, masks = images[:, :h, :w], masks[:, :h, :w]
     proba = model.predict(images.astype(np.float32), verbose=0, batch_size=config.batch_size)
-    if proba.shape[-1] == 1:
-        predictions = (proba[..., 0] >= config.threshold).astype(np.uint8)
-    else:
-        predictions = np.argmax(proba, axis=-1).astype(np.uint8)
+    predictions = probabilities_to_mask(proba, threshold=config.threshold)
     fig = prediction_grid(
         list(images), list(masks), list(predictions), titles=[p.name for p in pairs],
         max_samples=config.sample_figures,
