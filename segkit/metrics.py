@@ -1,9 +1,10 @@
 """Dice and IoU as Keras metrics, registered as serializable (package "segkit").
 
-Both threshold the prediction (binary: probability >= ``threshold``; multi-class: argmax),
-score every image and every foreground class, and report the mean over images seen since the
-last reset. Empty-ground-truth rule: an image (or class) absent from both the truth and the
-prediction scores 1.0; absent from the truth but predicted scores 0.0. The same rule holds in
+Both turn the prediction into a mask with :func:`segkit.models.decision.ops_one_hot_mask`
+(binary: probability >= ``threshold``; multi-class: argmax), score every image and every
+foreground class, and report the mean over images seen since the last reset.
+Empty-ground-truth rule: an image (or class) absent from both the truth and the prediction
+scores 1.0; absent from the truth but predicted scores 0.0. The same rule holds in
 :mod:`segkit.evaluation`.
 """
 
@@ -15,6 +16,7 @@ import keras
 from keras import ops
 
 from segkit.losses import foreground, prepare_targets
+from segkit.models.decision import ops_one_hot_mask
 
 __all__ = ["Dice", "IoU", "get_metrics"]
 
@@ -31,17 +33,12 @@ class _OverlapMetric(keras.metrics.Metric):
         self.total = self.add_variable(shape=(), initializer="zeros", name="total")
         self.count = self.add_variable(shape=(), initializer="zeros", name="count")
 
-    def _hard(self, y_pred: Any) -> Any:
-        y_pred = ops.cast(y_pred, "float32")
-        if self.num_classes == 2:
-            return ops.cast(ops.greater_equal(y_pred, self.threshold), "float32")
-        return ops.one_hot(ops.argmax(y_pred, axis=-1), self.num_classes)
-
     def _score(self, intersection: Any, sum_true: Any, sum_pred: Any) -> Any:
         raise NotImplementedError
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None) -> None:
-        t, p = prepare_targets(y_true, self._hard(y_pred), self.num_classes)
+        t, p = prepare_targets(y_true, y_pred, self.num_classes)
+        p = ops_one_hot_mask(p, threshold=self.threshold)
         t, p = foreground(t, p, self.num_classes)
         intersection = ops.sum(t * p, axis=(1, 2))
         sum_true = ops.sum(t, axis=(1, 2))

@@ -59,20 +59,12 @@ class EvaluationResult:
         return float(self.summary["mean"]["dice"])
 
 
-def _resolve_model(run_or_model: Any) -> tuple[Any, Any, str]:
-    from segkit.models import ModelInfo, load_model
-
-    if isinstance(run_or_model, str | Path):
-        model, info = load_model(run_or_model)
-        return model, info, str(Path(run_or_model).resolve())
-    if isinstance(run_or_model, tuple) and len(run_or_model) == 2:
-        model, info = run_or_model
-        return model, info, getattr(model, "name", "model")
-    path = getattr(run_or_model, "path", None)  # a segkit.runs.Run
-    if path is not None and not hasattr(run_or_model, "predict_on_batch"):
-        model, info = load_model(path)
-        return model, info, str(Path(path).resolve())
-    return run_or_model, ModelInfo.from_model(run_or_model), getattr(run_or_model, "name", "")
+def _model_name(run_or_model: Any, model: Any) -> str:
+    """The resolved folder or file a model came from, else the Keras model's name."""
+    source = getattr(run_or_model, "path", run_or_model)  # a segkit.runs.Run names its folder
+    if isinstance(source, str | Path):
+        return str(Path(source).resolve())
+    return str(getattr(model, "name", "model"))
 
 
 def summarize(per_image: list[dict[str, Any]]) -> dict[str, Any]:
@@ -115,7 +107,8 @@ def evaluate(
     Parameters
     ----------
     run_or_model : path, Run, keras.Model or (keras.Model, ModelInfo)
-        A run folder, a model folder or ``.keras`` file, a ``segkit.runs.Run``, or a model.
+        A run folder, a model folder or ``.keras`` file, a ``segkit.runs.Run``, or a model
+        (see :func:`segkit.models.resolve_model`).
     dataset_dir : path
         A data set written by ``segkit prepare`` (its images are already at the template's
         size, scale and colour model, so no rescaling is applied).
@@ -138,6 +131,7 @@ def evaluate(
     from segkit.dataset import load_manifest, load_pair
     from segkit.files import atomic_write_text
     from segkit.inference import predict, save_mask
+    from segkit.models import resolve_model
 
     manifest = load_manifest(dataset_dir)
     pairs = manifest.split(split)
@@ -146,7 +140,7 @@ def evaluate(
             f"{manifest.root}: split part {split!r} is empty ({manifest.counts}); "
             "choose another with split=..."
         )
-    model, info, model_name = _resolve_model(run_or_model)
+    model, info = resolve_model(run_or_model)
     if info.num_classes != manifest.template.num_classes:
         raise ValueError(
             f"the model predicts {info.num_classes} classes but {manifest.root} has "
@@ -177,7 +171,7 @@ def evaluate(
         "count": len(rows),
         "dataset": str(manifest.root),
         "dataset_fingerprint": manifest.fingerprint,
-        "model": model_name,
+        "model": _model_name(run_or_model, model),
         "model_fingerprint": info.fingerprint,
         "same_dataset": bool(info.fingerprint) and info.fingerprint == manifest.fingerprint,
         "tta": tta,

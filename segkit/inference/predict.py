@@ -30,10 +30,10 @@ def downsampling_factor(model: Any) -> int:
     return 2**pools
 
 
-def _info_for(model: Any, info: ModelInfo | None) -> ModelInfo:
-    from segkit.models.saving import ModelInfo
+def _resolve(model: Any, info: ModelInfo | None) -> tuple[Any, ModelInfo]:
+    from segkit.models.resolve import resolve_model
 
-    return info if info is not None else ModelInfo.from_model(model)
+    return resolve_model(model if info is None else (model, info))
 
 
 def prepare_image(image: np.ndarray, info: ModelInfo) -> np.ndarray:
@@ -126,12 +126,15 @@ def predict_proba(
 
     Parameters
     ----------
-    model : keras.Model
-        A segkit U-Net (takes raw 0..255 values).
+    model : keras.Model, path or Run
+        A segkit U-Net (takes raw 0..255 values), or anything
+        :func:`segkit.models.resolve_model` takes (a path is loaded on every call: resolve
+        it once to predict many images).
     image : (M, N[, C]) ndarray
         Any size, uint8 or 16-bit/float (scaled to 8 bits), RGB(A) or grayscale.
     info : ModelInfo, optional
-        Colour model, scale and default tile size; inferred from the model when omitted.
+        Colour model, scale and default tile size; when omitted, the saved info of a path or
+        run, else inferred from the model (:meth:`ModelInfo.from_model`).
     tile_size : int or (int, int), optional
         Sliding-window tile; default: the model's training input size (``info.input_shape``),
         else 256. Must divide by the model's down-sampling factor.
@@ -147,7 +150,7 @@ def predict_proba(
     ndarray
         ``(M, N)`` foreground probability for a binary model, ``(M, N, K)`` otherwise; float32.
     """
-    info = _info_for(model, info)
+    model, info = _resolve(model, info)
     raw_shape = np.asarray(image).shape[:2]
     arr = prepare_image(image, info)
     h, w = arr.shape[:2]
@@ -183,14 +186,15 @@ def predict(
     """Class-index mask for a raw image (see :func:`predict_proba` for the parameters).
 
     Binary models: foreground where the probability >= ``threshold`` (default
-    ``info.threshold``, 0.5). Multi-class: the most probable class.
+    ``info.threshold``, 0.5). Multi-class: the most probable class. The rule is
+    :func:`segkit.models.decision.probabilities_to_mask`.
 
     Returns
     -------
     (M, N) uint8 ndarray
         Class indices, the raw image's size.
     """
-    info = _info_for(model, info)
+    model, info = _resolve(model, info)
     proba = predict_proba(
         model,
         image,
@@ -200,7 +204,7 @@ def predict(
         batch_size=batch_size,
         tta=tta,
     )
-    if proba.ndim == 2:
-        t = info.threshold if threshold is None else float(threshold)
-        return (proba >= t).astype(np.uint8)
-    return np.argmax(proba, axis=-1).astype(np.uint8)
+    from segkit.models.decision import probabilities_to_mask
+
+    t = info.threshold if threshold is None else float(threshold)
+    return probabilities_to_mask(proba[..., None] if proba.ndim == 2 else proba, threshold=t)

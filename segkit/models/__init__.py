@@ -1,6 +1,17 @@
-"""U-Net models: building, saving and loading them with their metadata."""
+"""U-Net models: building, saving and loading them with their metadata, and reading masks
+from their probabilities."""
 
+from segkit.models.decision import probabilities_to_mask
+from segkit.models.resolve import resolve_model
 from segkit.models.saving import ModelInfo, load_model, save_model
 from segkit.models.unet import build_unet, check_input_size
 
-__all__ = ["ModelInfo", "build_unet", "check_input_size", "load_model", "save_model"]
+__all__ = [
+    "ModelInfo",
+    "build_unet",
+    "check_input_size",
+    "load_model",
+    "probabilities_to_mask",
+    "resolve_model",
+    "save_model",
+]

@@ -285,7 +285,8 @@ def load_model(path: str | Path, *, compile: bool = False) -> tuple[Any, ModelIn
     ----------
     path : path
         The folder (a run folder works), or its ``model.keras`` (any ``.keras`` file; without
-        a ``model.json`` beside it the info is inferred from the model).
+        a ``model.json`` beside it the info is inferred from the model). To accept a loaded
+        model or a run as well, use :func:`segkit.models.resolve_model`.
     compile : bool
         Restore the compile state too, when the file has one (segkit's losses and metrics
         are registered on import of this module's callers).
@@ -301,15 +302,20 @@ def load_model(path: str | Path, *, compile: bool = False) -> tuple[Any, ModelIn
 
     p = Path(path)
     model_path = p / MODEL_FILE if p.is_dir() else p
+    expected = "expected a run folder, a model folder or a .keras file"
     if not model_path.is_file():
-        where = f"{p} holds no {MODEL_FILE}" if p.is_dir() else f"{p} does not exist"
-        raise FileNotFoundError(f"{where}; expected a model folder or a .keras file")
+        if p.is_dir():
+            where = f"{p} holds no {MODEL_FILE} (a run saves it when training finishes)"
+        else:
+            where = f"{p} does not exist"
+        raise FileNotFoundError(f"{where}; {expected}")
     if model_path.suffix != ".keras":
-        raise ValueError(f"{model_path}: expected a .keras model file")
+        raise ValueError(f"{model_path} is not a .keras file; {expected}")
     try:
         model = keras.models.load_model(model_path, compile=compile)
     except (OSError, ValueError, KeyError) as exc:
-        raise ValueError(f"{model_path}: cannot load the model ({exc})") from None
+        reason = " ".join(str(exc).split())
+        raise ValueError(f"{model_path}: cannot load the model ({reason})") from None
     info_path = model_path.with_name(INFO_FILE)
     if info_path.is_file():
         try:

@@ -21,6 +21,7 @@ import tensorflow as tf
 from keras import ops
 
 from segkit.losses import foreground, prepare_targets
+from segkit.models.decision import ops_one_hot_mask
 
 __all__ = ["StrategyInfo", "select_strategy", "tf_config_workers", "fit_custom", "per_image_dice"]
 
@@ -89,12 +90,13 @@ def select_strategy() -> StrategyInfo:
 
 
 def per_image_dice(y_true: Any, y_pred: Any, num_classes: int, threshold: float = 0.5) -> Any:
-    """Hard Dice per image ``(B,)``, averaged over foreground classes; empty vs empty is 1."""
+    """Hard Dice per image ``(B,)``, averaged over foreground classes; empty vs empty is 1.
+
+    The prediction becomes a mask by :func:`segkit.models.decision.ops_one_hot_mask`
+    (binary: probability >= ``threshold``; multi-class: argmax), as in the Keras metrics.
+    """
     t, p = prepare_targets(y_true, y_pred, num_classes)
-    if num_classes == 2:
-        p = ops.cast(ops.greater(p, threshold), "float32")
-    else:
-        p = ops.one_hot(ops.argmax(p, axis=-1), num_classes)
+    p = ops_one_hot_mask(p, threshold=threshold)
     t, p = foreground(t, p, num_classes)
     intersection = ops.sum(t * p, axis=(1, 2))
     total = ops.sum(t, axis=(1, 2)) + ops.sum(p, axis=(1, 2))

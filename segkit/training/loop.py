@@ -10,7 +10,6 @@ run from its last checkpoint (weights, optimizer state and epoch).
 from __future__ import annotations
 
 import json
-import statistics
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -290,24 +289,10 @@ def _finish(
 
 
 def _model_info(manifest: Manifest, config: TrainConfig) -> ModelInfo:
-    template = manifest.template
-    pairs = manifest.split("train") or manifest.pairs
-    scale = (
-        float(statistics.median(p.scale[0] for p in pairs)),
-        float(statistics.median(p.scale[1] for p in pairs)),
-    )
+    """The saved model's info: the data set's, at the patch size when training used patches."""
     size = config.patch_size
-    shape = (size or template.height, size or template.width, template.channels)
-    return ModelInfo(
-        input_shape=shape,
-        num_classes=template.num_classes,
-        class_names=template.classes.names,
-        color_model=template.color_model,
-        scale=scale,
-        threshold=config.threshold,
-        template=template.to_dict(),
-        fingerprint=manifest.fingerprint,
-    )
+    shape = (size, size, manifest.template.channels) if size else None
+    return ModelInfo.from_manifest(manifest, input_shape=shape, threshold=config.threshold)
 
 
 def _write_figures(model: keras.Model, manifest: Manifest, config: TrainConfig, run: Path) -> None:
@@ -316,6 +301,7 @@ def _write_figures(model: keras.Model, manifest: Manifest, config: TrainConfig, 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
+    from segkit.models.decision import probabilities_to_mask
     from segkit.viz import plot_history, prediction_grid
 
     figures = run / "figures"
@@ -332,10 +318,7 @@ def _write_figures(model: keras.Model, manifest: Manifest, config: TrainConfig, 
     h, w = (images.shape[1] // multiple) * multiple, (images.shape[2] // multiple) * multiple
     images, masks = images[:, :h, :w], masks[:, :h, :w]
     proba = model.predict(images.astype(np.float32), verbose=0, batch_size=config.batch_size)
-    if proba.shape[-1] == 1:
-        predictions = (proba[..., 0] >= config.threshold).astype(np.uint8)
-    else:
-        predictions = np.argmax(proba, axis=-1).astype(np.uint8)
+    predictions = probabilities_to_mask(proba, threshold=config.threshold)
     fig = prediction_grid(
         list(images), list(masks), list(predictions), titles=[p.name for p in pairs],
         max_samples=config.sample_figures,

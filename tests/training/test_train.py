@@ -180,3 +180,13 @@ def test_time_limit_stops_before_the_budget_runs_out():
     relaxed.on_epoch_begin(0)
     relaxed.on_epoch_end(0)
     assert relaxed.model.stop_training is False
+
+
+def test_saved_model_info_is_the_data_sets_at_the_patch_size(prepared_small):
+    from segkit.training.loop import _model_info
+
+    manifest = load_manifest(prepared_small)
+    info = _model_info(manifest, TrainConfig(patch_size=16, depth=2, threshold=0.4))
+    assert info.input_shape == (16, 16, 3) and info.threshold == 0.4
+    assert info.scale == (0.5, 0.5) and info.fingerprint == manifest.fingerprint
+    assert _model_info(manifest, TrainConfig()).input_shape == (32, 32, 3)

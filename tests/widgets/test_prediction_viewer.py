@@ -39,8 +39,11 @@ def test_decode_upload_both_forms(image):
 
 
 def test_resolve_model_passes_pairs_through(bright_model):
-    assert logic.resolve_model((bright_model, "info")) == (bright_model, "info")
-    assert logic.resolve_model(bright_model) == (bright_model, None)
+    from segkit.models import ModelInfo
+
+    info = ModelInfo.from_model(bright_model).replace(threshold=0.4)
+    assert logic.resolve_model((bright_model, info)) == (bright_model, info)
+    assert logic.resolve_model(bright_model) == (bright_model, ModelInfo.from_model(bright_model))
     with pytest.raises(FileNotFoundError):
         logic.resolve_model("/nonexistent/run")
 

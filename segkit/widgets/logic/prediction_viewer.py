@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,17 +11,12 @@ __all__ = ["resolve_model", "decode_upload", "predict_mask"]
 
 
 def resolve_model(model: Any) -> tuple[Any, Any]:
-    """``(keras.Model, ModelInfo or None)`` from a run or model folder, a ``.keras`` file, a
-    :class:`segkit.runs.Run`, a ``(model, info)`` pair or a Keras model."""
-    if isinstance(model, tuple) and len(model) == 2:
-        return model[0], model[1]
-    if hasattr(model, "model_path") and hasattr(model, "path"):  # a Run
-        model = model.path
-    if isinstance(model, str | Path):
-        from segkit.models import load_model
+    """``(keras.Model, ModelInfo)`` from a run or model folder, a ``.keras`` file, a
+    :class:`segkit.runs.Run`, a ``(model, info)`` pair or a Keras model: see
+    :func:`segkit.models.resolve_model`."""
+    from segkit.models import resolve_model as resolve
 
-        return load_model(model)
-    return model, None
+    return resolve(model)
 
 
 def decode_upload(value: Any) -> tuple[str, np.ndarray]:

@@ -1,0 +1,84 @@
+"""From whatever names a model to ``(keras.Model, ModelInfo)``: the one resolver.
+
+Prediction, evaluation and the widgets accept a model in any of these forms and hand it to
+:func:`resolve_model`, so each form means the same thing everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from segkit.models.saving import ModelInfo, load_model
+
+__all__ = ["resolve_model"]
+
+_EXPECTED = (
+    "a run folder, a model folder, a .keras file, a segkit Run, a keras.Model "
+    "or a (keras.Model, ModelInfo) pair"
+)
+
+
+def resolve_model(model: Any) -> tuple[Any, ModelInfo]:
+    """The Keras model and its :class:`ModelInfo`, from any form that names a model.
+
+    Parameters
+    ----------
+    model : path, Run, keras.Model or (keras.Model, ModelInfo or None)
+        - a run folder or a model folder (``model.keras`` with ``model.json``), or a
+          ``.keras`` file: loaded by :func:`segkit.models.load_model`, which infers the info
+          from the model when no ``model.json`` lies beside it;
+        - a :class:`segkit.runs.Run` (any object whose ``path`` names a folder): its folder;
+        - a ``(model, info)`` pair: returned as it is; an ``info`` of ``None`` is inferred;
+        - a ``keras.Model``: the info is inferred by :meth:`ModelInfo.from_model` (no
+          scale, colour model from the channels, threshold 0.5).
+
+    Returns
+    -------
+    (keras.Model, ModelInfo)
+
+    Raises
+    ------
+    FileNotFoundError
+        A path that does not exist, or a folder without ``model.keras``.
+    ValueError
+        A file that is not a ``.keras`` model, or one that does not load.
+    TypeError
+        Anything else; the message names what was given and what is accepted.
+    """
+    import keras
+
+    if isinstance(model, keras.Model):
+        return model, ModelInfo.from_model(model)
+    if isinstance(model, tuple):
+        return _pair(model)
+    if isinstance(model, str | os.PathLike):
+        return load_model(Path(model))
+    path = getattr(model, "path", None)  # a segkit.runs.Run
+    if isinstance(path, str | os.PathLike):
+        return load_model(Path(path))
+    raise TypeError(f"cannot resolve a model from {_describe(model)}; expected {_EXPECTED}")
+
+
+def _pair(pair: tuple[Any, ...]) -> tuple[Any, ModelInfo]:
+    import keras
+
+    if len(pair) != 2 or not isinstance(pair[0], keras.Model):
+        kinds = ", ".join(type(x).__name__ for x in pair)
+        raise TypeError(f"cannot resolve a model from a tuple of ({kinds}); expected {_EXPECTED}")
+    model, info = pair
+    if info is None:
+        return model, ModelInfo.from_model(model)
+    if not isinstance(info, ModelInfo):
+        raise TypeError(
+            f"the info of a (model, info) pair is a {type(info).__name__}; expected a "
+            "segkit.models.ModelInfo or None (None infers it from the model)"
+        )
+    return model, info
+
+
+def _describe(value: Any) -> str:
+    text = " ".join(repr(value).split())
+    text = text if len(text) <= 60 else text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
