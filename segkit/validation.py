@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 __all__ = ["FieldChecker", "bad_field", "is_int", "is_number", "quote"]
 
@@ -39,12 +39,12 @@ def bad_field(
     return error(f"{subject} '{name}': invalid value {quote(value)}; {expected}")
 
 
-def is_int(value: Any) -> bool:
+def is_int(value: Any) -> TypeGuard[int]:
     """An integer, and not a bool (``True`` is an ``int`` to Python, not to a config)."""
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[int | float]:
     """An integer or a float, and not a bool."""
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -122,15 +122,16 @@ class FieldChecker:
     ) -> float:
         """``float(value)`` if it is a number (not a bool) within the bounds; else raise.
 
-        ``exclusive_minimum`` makes ``minimum`` itself invalid (a learning rate > 0).
+        ``exclusive_minimum`` makes ``minimum`` itself invalid (a learning rate > 0). NaN is
+        outside any bound.
         """
         ok = is_number(value)
-        if ok:
+        if ok:  # comparisons written so that NaN fails every bound
             v = float(value)
-            ok = not (
-                (minimum is not None and (v < minimum or (exclusive_minimum and v <= minimum)))
-                or (maximum is not None and v > maximum)
-            )
+            if minimum is not None:
+                ok = v > minimum if exclusive_minimum else v >= minimum
+            if maximum is not None:
+                ok = ok and v <= maximum
         if not ok:
             text = expected or _range("a number", minimum, maximum, exclusive_minimum)
             raise self.bad(name, value, text)
