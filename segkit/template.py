@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from segkit.validation import FieldChecker, is_int
+
 __all__ = [
     "IMAGE_TYPES",
     "COLOR_MODELS",
@@ -39,10 +41,6 @@ LAYOUTS = ("separate", "suffix")
 FIT_MODES = ("stretch", "pad", "crop", "tile")
 MIN_SIZE, MAX_SIZE = 16, 16384
 
-# The paper's form lists these choices, in this order; its JSON stores 1-based indices.
-PAPER_IMAGE_TYPES = ("jpg", "png", "bmp")
-PAPER_COLOR_MODELS = ("rgb", "grayscale", "binary")
-
 _EXTENSION_ALIASES = {"jpeg": "jpg", "tiff": "tif", "gray": "grayscale", "grey": "grayscale"}
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 
@@ -51,8 +49,8 @@ class TemplateError(ValueError):
     """An invalid template value; the message names the field, the value and what is allowed."""
 
 
-def _bad(field_name: str, value: Any, allowed: str) -> TemplateError:
-    return TemplateError(f"template field '{field_name}': invalid value {value!r}; {allowed}")
+_check = FieldChecker("template field", TemplateError)
+_bad = _check.bad
 
 
 def _norm_choice(field_name: str, value: Any, choices: tuple[str, ...]) -> str:
@@ -135,7 +133,7 @@ class ClassSpec:
                 items = list(items.items())
             for key, idx in items:
                 value = parse_mask_value(key)
-                if isinstance(idx, bool) or not isinstance(idx, int) or not 0 <= idx < len(names):
+                if not is_int(idx) or not 0 <= idx < len(names):
                     raise _bad(
                         "classes.mapping",
                         {format_mask_value(value): idx},
@@ -201,9 +199,9 @@ class SplitSpec:
     def __post_init__(self) -> None:
         for name in ("train", "val", "test"):
             v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int | float) or not 0.0 <= v <= 1.0:
-                raise _bad(f"split.{name}", v, "a fraction between 0 and 1")
-            object.__setattr__(self, name, float(v))
+            fraction = "a fraction between 0 and 1"
+            v = _check.check_float(f"split.{name}", v, minimum=0, maximum=1, expected=fraction)
+            object.__setattr__(self, name, v)
         total = self.train + self.val + self.test
         if abs(total - 1.0) > 1e-6:
             raise _bad(
@@ -211,8 +209,7 @@ class SplitSpec:
                 {"train": self.train, "val": self.val, "test": self.test},
                 f"the fractions must sum to 1 (they sum to {total:g})",
             )
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise _bad("split.seed", self.seed, "an integer")
+        _check.check_int("split.seed", self.seed)
         if self.group_pattern is not None:
             if not isinstance(self.group_pattern, str) or not self.group_pattern:
                 raise _bad("split.group_pattern", self.group_pattern, "a regular expression")
@@ -270,17 +267,12 @@ class DatasetTemplate:
             v = getattr(self, name)
             if isinstance(v, str) and v.strip().isdigit():
                 v = int(v.strip())
-            if isinstance(v, bool) or not isinstance(v, int) or not MIN_SIZE <= v <= MAX_SIZE:
+            if not is_int(v) or not MIN_SIZE <= v <= MAX_SIZE:
                 raise _bad(name, getattr(self, name), f"an integer from {MIN_SIZE} to {MAX_SIZE}")
             object.__setattr__(self, name, v)
-        object.__setattr__(
-            self, "image_type", _norm_choice("image_type", self.image_type, IMAGE_TYPES)
-        )
-        object.__setattr__(
-            self, "color_model", _norm_choice("color_model", self.color_model, COLOR_MODELS)
-        )
-        object.__setattr__(self, "layout", _norm_choice("layout", self.layout, LAYOUTS))
-        object.__setattr__(self, "fit", _norm_choice("fit", self.fit, FIT_MODES))
+        for name, choices in (("image_type", IMAGE_TYPES), ("color_model", COLOR_MODELS),
+                              ("layout", LAYOUTS), ("fit", FIT_MODES)):  # fmt: skip
+            object.__setattr__(self, name, _norm_choice(name, getattr(self, name), choices))
         kw = self.mask_keyword
         if not isinstance(kw, str) or not kw or kw.strip() != kw:
             raise _bad("mask_keyword", kw, "a non-empty keyword without surrounding spaces")
@@ -379,61 +371,14 @@ def _split_from_dict(data: Mapping[str, Any]) -> SplitSpec:
     return SplitSpec(**dict(data))
 
 
-def is_paper_form(data: Mapping[str, Any]) -> bool:
-    """True for the JSON written by the paper's web form."""
-    return (
-        "separate_file_format" in data
-        or "description" in data
-        or ("image_type" in data and str(data.get("image_type", "")).strip().isdigit())
-    )
-
-
 def template_from_paper(data: Mapping[str, Any], **overrides: Any) -> DatasetTemplate:
-    """Convert the paper's form JSON into a template.
+    """Convert the paper's form JSON into a template (:mod:`segkit.template_paper_form`).
 
-    ``{"height": "512", "width": "512", "image_type": "2", "color_model": "1",
-    "separate_file_format": "on", "description": "_mask", "_token": "..."}``:
-    numbers are strings; ``image_type`` is a 1-based index into (JPG, PNG, BMP) and
-    ``color_model`` into (RGB, GRAYSCALE, BINARY); ``separate_file_format`` "on" means
-    separate directories (absent or anything else: same directory); ``description`` is the
-    mask keyword. ``_token`` (a web-form CSRF token) is ignored.
+    ``overrides`` replace fields of the converted form.
     """
+    from segkit.template_paper_form import paper_form_fields
 
-    def index(name: str, choices: tuple[str, ...]) -> str:
-        raw = data.get(name)
-        if raw is None:
-            return choices[0] if name == "color_model" else "png"
-        try:
-            i = int(str(raw).strip())
-        except ValueError:
-            return _norm_choice(name, str(raw), choices)
-        if not 1 <= i <= len(choices):
-            raise _bad(name, raw, f"an index from 1 to {len(choices)} ({', '.join(choices)})")
-        return choices[i - 1]
-
-    known = {
-        "_token",
-        "height",
-        "width",
-        "image_type",
-        "color_model",
-        "separate_file_format",
-        "description",
-    }
-    unknown = set(data) - known
-    if unknown:
-        raise _bad(sorted(unknown)[0], data[sorted(unknown)[0]], "not a field of the paper's form")
-    sep = str(data.get("separate_file_format", "")).strip().lower()
-    kwargs: dict[str, Any] = {
-        "height": _int_field("height", data.get("height", 256)),
-        "width": _int_field("width", data.get("width", 256)),
-        "image_type": index("image_type", PAPER_IMAGE_TYPES),
-        "color_model": index("color_model", PAPER_COLOR_MODELS),
-        "layout": "separate" if sep in ("on", "1", "true", "yes") else "suffix",
-        "mask_keyword": data.get("description") or "_mask",
-    }
-    kwargs.update(overrides)
-    return DatasetTemplate(**kwargs)
+    return DatasetTemplate(**{**paper_form_fields(data), **overrides})
 
 
 def _int_field(name: str, value: Any) -> int:
@@ -451,6 +396,8 @@ def parse_template(data: Mapping[str, Any]) -> DatasetTemplate:
     """Validate a dict (segkit's schema or the paper's form) and return the template."""
     if not isinstance(data, Mapping):
         raise TemplateError(f"a template is a JSON object, got {type(data).__name__}")
+    from segkit.template_paper_form import is_paper_form
+
     if is_paper_form(data) and "layout" not in data:
         return template_from_paper(data)
     known = {f.name for f in fields(DatasetTemplate)}

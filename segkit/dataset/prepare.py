@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import functools
 import os
-import secrets
-import shutil
 import sys
 import time
 from collections.abc import Iterator, Mapping
@@ -35,13 +33,11 @@ from segkit.dataset.manifest import (
 from segkit.dataset.pool import default_workers, imap_unordered
 from segkit.dataset.process import PairTask, TaskContext, TaskResult, process_pair
 from segkit.dataset.split import assign_splits, group_of
+from segkit.dataset.transaction import FolderTransaction
 from segkit.imaging import DEFAULT_MAX_PIXELS
 from segkit.template import DatasetTemplate, load_template, parse_template
 
 __all__ = ["PrepareError", "PrepareReport", "prepare_dataset"]
-
-_TMP_MARK = ".segkit-tmp-"
-_OLD_MARK = ".segkit-old-"
 
 
 class PrepareError(ValueError):
@@ -146,29 +142,6 @@ def _check_folders(src: Path, dst: Path) -> None:
         raise FileExistsError(f"{dst} exists and is not a folder")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _remove_stale(dst: Path) -> None:
-    """Remove temporary folders left by runs that were killed (their process is gone)."""
-    if not dst.parent.is_dir():
-        return
-    for p in dst.parent.glob(f".{dst.name}.segkit-*"):
-        mark = _TMP_MARK if _TMP_MARK in p.name else _OLD_MARK if _OLD_MARK in p.name else None
-        if mark is None:
-            continue
-        pid_text = p.name.split(mark, 1)[1].split("-", 1)[0]
-        if pid_text.isdigit() and not _pid_alive(int(pid_text)):
-            shutil.rmtree(p, ignore_errors=True)
-
-
 def _plan(
     discovery: Discovery, template: DatasetTemplate, previous: Manifest | None
 ) -> list[PairTask]:
@@ -248,19 +221,6 @@ def _write_manifest(folder: Path, manifest: Manifest) -> None:
         os.fsync(fh.fileno())
 
 
-def _swap_into_place(tmp: Path, dst: Path) -> None:
-    if dst.exists():
-        if dst.is_dir() and not any(dst.iterdir()):
-            dst.rmdir()
-        else:
-            old = dst.parent / f".{dst.name}{_OLD_MARK}{os.getpid()}-{secrets.token_hex(4)}"
-            os.rename(dst, old)
-            os.rename(tmp, dst)
-            shutil.rmtree(old, ignore_errors=True)
-            return
-    os.rename(tmp, dst)
-
-
 def prepare_dataset(
     src: str | Path,
     dst: str | Path,
@@ -327,7 +287,6 @@ def prepare_dataset(
                 "(overwrite=True) to replace it"
             )
     check_only = dst_has_content and not overwrite
-    _remove_stale(dst_path)
 
     discovery = discover_pairs(src_path, source_layout, mask_keyword=template.mask_keyword)
     if not discovery.pairs:
@@ -342,11 +301,9 @@ def prepare_dataset(
         _check_unchanged(dst_path, tasks, previous)
     n_workers = max(1, min(workers or default_workers(), len(tasks)))
 
-    tmp = dst_path.parent / f".{dst_path.name}{_TMP_MARK}{os.getpid()}-{secrets.token_hex(4)}"
-    committed = False
-    try:
+    with FolderTransaction(dst_path) as tx:
         if not check_only:
-            tmp.mkdir(parents=True)
+            tmp = tx.create()
             for part in SPLIT_PARTS:
                 (tmp / part).mkdir()
                 if template.layout == "separate":
@@ -354,7 +311,7 @@ def prepare_dataset(
                     (tmp / part / "masks").mkdir()
         ctx = TaskContext(
             src=str(src_path),
-            out=str(tmp),
+            out=str(tx.tmp),
             template=template.to_dict(),
             max_pixels=max_pixels,
             previous_root=str(dst_path) if previous is not None else None,
@@ -387,12 +344,8 @@ def prepare_dataset(
             format_version=FORMAT_VERSION,
             extra={"source_layout": discovery.layout},
         )
-        _write_manifest(tmp, manifest)
-        _swap_into_place(tmp, dst_path)
-        committed = True
-    finally:
-        if not committed and tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        _write_manifest(tx.tmp, manifest)
+        tx.commit()
     return PrepareReport(
         dst=dst_path,
         manifest=load_manifest(dst_path),

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from segkit.validation import FieldChecker, is_int, is_number
+
 __all__ = ["MODEL_FILE", "INFO_FILE", "ModelInfo", "save_model", "load_model"]
 
 MODEL_FILE = "model.keras"
@@ -35,8 +37,8 @@ def _segkit_version() -> str:
     return __version__
 
 
-def _bad(name: str, value: Any, expected: str) -> ValueError:
-    return ValueError(f"model info field '{name}': invalid value {value!r}; expected {expected}")
+_check = FieldChecker("model info field", lead="expected ")
+_bad = _check.bad
 
 
 @dataclass(frozen=True)
@@ -81,31 +83,36 @@ class ModelInfo:
         if not isinstance(shape, list | tuple) or len(shape) != 3:
             raise _bad("input_shape", shape, "(height, width, channels)")
         for i, v in enumerate(shape):
-            ok = isinstance(v, int) and not isinstance(v, bool) and v > 0
-            if not ok and not (v is None and i < 2):
+            if not (is_int(v) and v > 0) and not (v is None and i < 2):
                 raise _bad("input_shape", shape, "positive integers (height/width may be null)")
         object.__setattr__(self, "input_shape", tuple(shape))
-        k = self.num_classes
-        if isinstance(k, bool) or not isinstance(k, int) or k < 2:
-            raise _bad("num_classes", k, "an integer >= 2 (the background counts)")
+        k = _check.check_int(
+            "num_classes",
+            self.num_classes,
+            minimum=2,
+            expected="an integer >= 2 (the background counts)",
+        )
         names = tuple(self.class_names) or ("background",) + tuple(f"class{i}" for i in range(1, k))
         if len(names) != k or not all(isinstance(n, str) and n for n in names):
             raise _bad("class_names", list(names), f"{k} non-empty names")
         object.__setattr__(self, "class_names", names)
-        if self.color_model not in _COLOR_MODELS:
-            raise _bad("color_model", self.color_model, " or ".join(_COLOR_MODELS))
+        _check.check_choice(
+            "color_model", self.color_model, _COLOR_MODELS, expected=" or ".join(_COLOR_MODELS)
+        )
         scale = self.scale
         if (
             not isinstance(scale, list | tuple)
             or len(scale) != 2
-            or not all(isinstance(s, int | float) and not isinstance(s, bool) for s in scale)
+            or not all(is_number(s) for s in scale)
             or not all(0 < s <= 1000 for s in scale)
         ):
             raise _bad("scale", scale, "(rows, cols) factors > 0")
         object.__setattr__(self, "scale", (float(scale[0]), float(scale[1])))
-        if not isinstance(self.threshold, int | float) or not 0.0 <= self.threshold <= 1.0:
-            raise _bad("threshold", self.threshold, "a probability between 0 and 1")
-        object.__setattr__(self, "threshold", float(self.threshold))
+        probability = "a probability between 0 and 1"
+        threshold = _check.check_float(
+            "threshold", self.threshold, minimum=0.0, maximum=1.0, expected=probability
+        )
+        object.__setattr__(self, "threshold", threshold)
         if self.template is not None and not isinstance(self.template, Mapping):
             raise _bad("template", self.template, "a template object or null")
         if self.input_shape[2] != (3 if self.color_model == "rgb" else 1):

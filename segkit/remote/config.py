@@ -12,6 +12,8 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from segkit.validation import FieldChecker
+
 __all__ = [
     "DEFAULT_REMOTE_PYTHON",
     "DEFAULT_READY_MARKER",
@@ -32,13 +34,8 @@ class RemoteConfigError(ValueError):
     """An invalid remote setting; the message names the field, the value and what is allowed."""
 
 
-def _bad(name: str, value: Any, allowed: str) -> RemoteConfigError:
-    return RemoteConfigError(f"remote setting '{name}': invalid value {value!r}; {allowed}")
-
-
-def _check_positive(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-        raise _bad(name, value, "expected a positive number")
+_check = FieldChecker("remote setting", RemoteConfigError, lead="expected ")
+_bad = _check.bad
 
 
 def _from_mapping(cls: type, data: Any, what: str) -> dict[str, Any]:
@@ -83,13 +80,10 @@ class SSHTarget:
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host or any(c in self.host for c in " @/"):
-            raise _bad("host", self.host, "expected a host name or IP address")
+            raise _bad("host", self.host, "a host name or IP address")
         if not isinstance(self.user, str) or not _USER.match(self.user):
-            raise _bad("user", self.user, "expected a login name")
-        if isinstance(self.port, bool) or not isinstance(self.port, int):
-            raise _bad("port", self.port, "expected an integer 1-65535")
-        if not 1 <= self.port <= 65535:
-            raise _bad("port", self.port, "expected an integer 1-65535")
+            raise _bad("user", self.user, "a login name")
+        _check.check_int("port", self.port, minimum=1, maximum=65535)
 
     @classmethod
     def parse(cls, spec: str, **options: Any) -> SSHTarget:
@@ -153,22 +147,27 @@ class RemoteConfig:
 
     def __post_init__(self) -> None:
         if not isinstance(self.python, str) or not self.python.strip():
-            raise _bad("python", self.python, "expected a command such as 'python3'")
+            raise _bad("python", self.python, "a command such as 'python3'")
         if not isinstance(self.env, dict):
-            raise _bad("env", self.env, "expected a mapping of variable names to strings")
+            raise _bad("env", self.env, "a mapping of variable names to strings")
         for key, value in self.env.items():
             if not isinstance(key, str) or not _ENV_NAME.match(key):
-                raise _bad("env", key, "variable names are letters, digits and underscores")
+                raise _bad("env", key, "variable names of letters, digits and underscores")
             if not isinstance(value, str):
-                raise _bad(f"env.{key}", value, "expected a string")
+                raise _bad(f"env.{key}", value, "a string")
         if not isinstance(self.workdir, str) or not self.workdir.strip() or "\n" in self.workdir:
-            raise _bad("workdir", self.workdir, "expected a directory path")
+            raise _bad("workdir", self.workdir, "a directory path")
         if not isinstance(self.kernel, str) or not re.match(r"^[A-Za-z0-9._-]+$", self.kernel):
-            raise _bad("kernel", self.kernel, "expected a Jupyter kernel name such as 'python3'")
+            raise _bad("kernel", self.kernel, "a Jupyter kernel name such as 'python3'")
         for name in ("connect_timeout", "boot_timeout", "retry_delay", "poll_interval"):
-            _check_positive(name, getattr(self, name))
-        if isinstance(self.retries, bool) or not isinstance(self.retries, int) or self.retries < 1:
-            raise _bad("retries", self.retries, "expected an integer >= 1")
+            _check.check_float(
+                name,
+                getattr(self, name),
+                minimum=0,
+                exclusive_minimum=True,
+                expected="a positive number",
+            )
+        _check.check_int("retries", self.retries, minimum=1)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

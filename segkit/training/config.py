@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from segkit.files import atomic_write_text
+from segkit.validation import FieldChecker
 
 __all__ = ["TrainConfig", "ConfigError", "OPTIMIZERS", "LOSSES", "MIXED_PRECISION"]
 
@@ -28,30 +29,36 @@ class ConfigError(ValueError):
     """An invalid training setting; the message names the field, the value and what is allowed."""
 
 
-def _bad(name: str, value: Any, allowed: str) -> ConfigError:
-    return ConfigError(f"train config field '{name}': invalid value {value!r}; {allowed}")
-
-
-def _int(name: str, value: Any, lo: int, hi: int | None = None) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise _bad(name, value, f"an integer >= {lo}" + (f" and <= {hi}" if hi else ""))
-    if hi is not None and value > hi:
-        raise _bad(name, value, f"an integer from {lo} to {hi}")
-
-
-def _float(name: str, value: Any, lo: float, hi: float, *, open_lo: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _bad(name, value, f"a number from {lo:g} to {hi:g}")
-    v = float(value)
-    if v < lo or v > hi or (open_lo and v <= lo):
-        side = ">" if open_lo else ">="
-        raise _bad(name, value, f"a number {side} {lo:g} and <= {hi:g}")
-    return v
-
-
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise _bad(name, value, f"one of {', '.join(choices)}")
+_check = FieldChecker("train config field", ConfigError)
+_bad = _check.bad
+# (field, minimum, maximum) of the integer fields; patch_size and steps_per_epoch may be None.
+_INTS: tuple[tuple[str, int, int | None], ...] = (
+    ("epochs", 1, None),
+    ("batch_size", 1, None),
+    ("depth", 1, 8),
+    ("base_filters", 1, None),
+    ("patches_per_image", 1, None),
+    ("patience", 0, None),
+    ("seed", 0, None),
+    ("sample_figures", 0, 32),
+)
+# (field, minimum, maximum, minimum excluded) of the number fields.
+_FLOATS: tuple[tuple[str, float, float, bool], ...] = (
+    ("learning_rate", 0.0, 10.0, True),
+    ("weight_decay", 0.0, 1.0, False),
+    ("dropout", 0.0, 0.9, False),
+    ("brightness", 0.0, 1.0, False),
+    ("contrast", 0.0, 1.0, False),
+    ("min_delta", 0.0, 1e6, False),
+    ("threshold", 0.0, 1.0, True),
+)
+_CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("optimizer", OPTIMIZERS),
+    ("loss", LOSSES),
+    ("upsampling", UPSAMPLING),
+    ("monitor", MONITORS),
+    ("mixed_precision", MIXED_PRECISION),
+)
 
 
 @dataclass(frozen=True)
@@ -137,43 +144,27 @@ class TrainConfig:
     mlflow_experiment: str = "segkit"
 
     def __post_init__(self) -> None:
-        _int("epochs", self.epochs, 1)
-        _int("batch_size", self.batch_size, 1)
-        lr = _float("learning_rate", self.learning_rate, 0.0, 10.0, open_lo=True)
-        object.__setattr__(self, "learning_rate", lr)
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        object.__setattr__(self, "weight_decay", _float("weight_decay", self.weight_decay, 0, 1))
-        _choice("loss", self.loss, LOSSES)
-        _int("depth", self.depth, 1, 8)
-        _int("base_filters", self.base_filters, 1)
-        if self.patch_size is not None:
-            _int("patch_size", self.patch_size, 8)
-            step = 2**self.depth
-            if self.patch_size % step:
-                raise _bad(
-                    "patch_size",
-                    self.patch_size,
-                    f"a multiple of {step} (2 ** depth with depth {self.depth})",
-                )
-        _int("patches_per_image", self.patches_per_image, 1)
-        object.__setattr__(self, "dropout", _float("dropout", self.dropout, 0.0, 0.9))
-        _choice("upsampling", self.upsampling, UPSAMPLING)
+        for name, lo, hi in _INTS:
+            _check.check_int(name, getattr(self, name), minimum=lo, maximum=hi)
+        for name, lo, hi in (("patch_size", 8, None), ("steps_per_epoch", 1, None)):
+            if getattr(self, name) is not None:
+                _check.check_int(name, getattr(self, name), minimum=lo, maximum=hi)
+        step = 2**self.depth
+        if self.patch_size is not None and self.patch_size % step:
+            raise _bad(
+                "patch_size",
+                self.patch_size,
+                f"a multiple of {step} (2 ** depth with depth {self.depth})",
+            )
+        for name, low, high, above in _FLOATS:
+            v = _check.check_float(
+                name, getattr(self, name), minimum=low, maximum=high, exclusive_minimum=above
+            )
+            object.__setattr__(self, name, v)
+        for name, choices in _CHOICES:
+            _check.check_choice(name, getattr(self, name), choices)
         for name in ("batch_norm", "augment", "flip", "rotate90", "cache"):
-            if not isinstance(getattr(self, name), bool):
-                raise _bad(name, getattr(self, name), "true or false")
-        object.__setattr__(self, "brightness", _float("brightness", self.brightness, 0.0, 1.0))
-        object.__setattr__(self, "contrast", _float("contrast", self.contrast, 0.0, 1.0))
-        _int("patience", self.patience, 0)
-        object.__setattr__(self, "min_delta", _float("min_delta", self.min_delta, 0.0, 1e6))
-        _choice("monitor", self.monitor, MONITORS)
-        _int("seed", self.seed, 0)
-        _choice("mixed_precision", self.mixed_precision, MIXED_PRECISION)
-        object.__setattr__(
-            self, "threshold", _float("threshold", self.threshold, 0.0, 1.0, open_lo=True)
-        )
-        if self.steps_per_epoch is not None:
-            _int("steps_per_epoch", self.steps_per_epoch, 1)
-        _int("sample_figures", self.sample_figures, 0, 32)
+            _check.check_bool(name, getattr(self, name))
         uri = self.mlflow_tracking_uri
         if uri is not None and (not isinstance(uri, str) or not uri):
             raise _bad("mlflow_tracking_uri", uri, "a tracking URI such as sqlite:///mlflow.db")
