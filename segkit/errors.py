@@ -1,8 +1,9 @@
 """How an error reaches a person: one line that names the file and the problem.
 
 :func:`describe_error` turns the exceptions of ordinary mistakes (OS errors, bad values,
-undecodable text, absurd nesting) into one short line; :func:`shorten` keeps a quoted value
-to a few hundred characters, so a huge bad value never floods a terminal or a log.
+undecodable text, absurd nesting) into one short line of at most :data:`MAX_MESSAGE`
+characters, so a huge bad value never floods a terminal or a log (values inside messages are
+quoted with :func:`segkit.validation.quote`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import errno
 import os
 
-__all__ = ["MAX_MESSAGE", "describe_error", "shorten"]
+__all__ = ["MAX_MESSAGE", "describe_error"]
 
 MAX_MESSAGE = 600  # characters of one error line
 
@@ -24,23 +25,6 @@ _ERRNO_TEXT = {
     errno.ENOENT: "no such file or folder",
     errno.EROFS: "read-only file system",
 }
-
-
-def shorten(value: object, limit: int = 200) -> str:
-    """``repr``-like text of ``value``, cut to at most ``limit`` characters.
-
-    Parameters
-    ----------
-    value : object
-        Strings are quoted as ``repr`` does; other objects use their ``repr``.
-    limit : int, default 200
-        The longest result; a longer text keeps its start and end around ``...``.
-    """
-    text = repr(value)
-    if len(text) <= limit:
-        return text
-    keep = max(limit - 5, 2)
-    return f"{text[: keep - keep // 3]} ... {text[-(keep // 3) :]}"
 
 
 def _os_error(exc: OSError) -> str:

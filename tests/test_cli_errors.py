@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from segkit.cli import main
-from segkit.errors import describe_error, shorten
+from segkit.errors import describe_error
 from segkit.synthetic import make_synthetic_dataset
 
 
@@ -95,9 +95,3 @@ def test_describe_error_is_short_and_single_line() -> None:
         b"ok \xff".decode("utf-8")
     except UnicodeDecodeError as exc:
         assert "utf-8" in describe_error(exc)
-
-
-def test_shorten_keeps_both_ends() -> None:
-    text = shorten("a" * 1000 + "END", limit=60)
-    assert len(text) <= 60 and text.startswith("'aaa") and text.endswith("END'")
-    assert shorten("short") == "'short'"
