@@ -280,6 +280,8 @@ class DatasetTemplate:
             raise _bad("mask_keyword", kw, "a keyword without path separators, e.g. '_mask'")
         if "." in kw:
             raise _bad("mask_keyword", kw, "a keyword without dots, e.g. '_mask'")
+        if not kw.isprintable():
+            raise _bad("mask_keyword", kw, "printable characters only (no NUL or control codes)")
         if isinstance(self.classes, Mapping):
             object.__setattr__(self, "classes", _classes_from_dict(self.classes))
         if isinstance(self.split, Mapping):
@@ -431,10 +433,14 @@ def load_template(path: str | Path) -> DatasetTemplate:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise TemplateError(f"{p}: cannot read the template ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise TemplateError(f"{p}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TemplateError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise TemplateError(f"{p}: nested too deeply to be a template") from None
     try:
         return parse_template(data)
     except TemplateError as exc:

@@ -62,11 +62,21 @@ def paper_form_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     if unknown:
         raise _bad(sorted(unknown)[0], data[sorted(unknown)[0]], "not a field of the paper's form")
     sep = str(data.get("separate_file_format", "")).strip().lower()
+    separate = sep in ("on", "1", "true", "yes")
+    keyword = data.get("description")
+    if not separate and (keyword is None or not str(keyword).strip()):
+        raise _bad(
+            "description",
+            keyword,
+            "the mask keyword that marks mask files in one folder (e.g. '_mask'); the form's "
+            "same-directory layout needs it",
+        )
     return {
         "height": _int_field("height", data.get("height", 256)),
         "width": _int_field("width", data.get("width", 256)),
         "image_type": _index(data, "image_type", PAPER_IMAGE_TYPES),
         "color_model": _index(data, "color_model", PAPER_COLOR_MODELS),
-        "layout": "separate" if sep in ("on", "1", "true", "yes") else "suffix",
-        "mask_keyword": data.get("description") or "_mask",
+        "layout": "separate" if separate else "suffix",
+        # With separate folders the keyword names nothing in the source; keep the default.
+        "mask_keyword": keyword if keyword and str(keyword).strip() else "_mask",
     }

@@ -22,7 +22,19 @@ QUOTE_LIMIT = 200
 
 
 def quote(value: Any, *, limit: int = QUOTE_LIMIT) -> str:
-    """``repr(value)``, cut to at most ``limit`` characters (ending in ``...`` when cut)."""
+    """``repr(value)``, cut to at most ``limit`` characters (ending in ``...`` when cut).
+
+    Long strings, lists, tuples and dicts are cut before their ``repr`` is built, so quoting a
+    value of millions of items costs no more than quoting a short one.
+    """
+    if isinstance(value, str) and len(value) > limit:
+        value = value[:limit]
+    elif isinstance(value, list | tuple) and len(value) > 20:
+        head = ", ".join(quote(v, limit=limit) for v in value[:8])
+        text = f"[{head}, ... ({len(value):,} items)]"
+        return text if len(text) <= limit else text[: max(0, limit - 3)] + "..."
+    elif isinstance(value, dict) and len(value) > 20:
+        return f"{{... {len(value):,} keys}}"
     text = repr(value)
     return text if len(text) <= limit else text[: max(0, limit - 3)] + "..."
 

@@ -137,3 +137,37 @@ def test_template_command(tmp_path: Path, capsys) -> None:
     assert json.loads(capsys.readouterr().out)["layout"] == "separate"
     assert main(["template", "--size", "3"]) == 1
     assert "'height'" in capsys.readouterr().err
+
+
+def test_mask_keyword_with_nul_or_control_characters_is_refused() -> None:
+    for kw in ("_ma\x00sk", "_mask\n", "_m\x1bk"):
+        with pytest.raises(TemplateError, match="mask_keyword"):
+            DatasetTemplate(mask_keyword=kw)
+
+
+def test_paper_form_without_keyword_for_one_folder_is_refused() -> None:
+    form = {"height": "64", "width": "64", "image_type": "2", "color_model": "1"}
+    for description in ("", "   ", None):
+        data = dict(form) if description is None else {**form, "description": description}
+        with pytest.raises(TemplateError, match="description"):
+            parse_template(data)
+    separate = parse_template({**form, "separate_file_format": "on", "description": ""})
+    assert separate.layout == "separate" and separate.mask_keyword == "_mask"
+
+
+def test_unreadable_template_files_name_the_file(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(TemplateError, match="deep.json: nested too deeply"):
+        load_template(deep)
+    latin = tmp_path / "latin.json"
+    latin.write_bytes('{"mask_keyword": "_máscara"}'.encode("latin-1"))
+    with pytest.raises(TemplateError, match="latin.json: not UTF-8"):
+        load_template(latin)
+
+
+def test_huge_class_list_gives_a_short_message(tmp_path: Path) -> None:
+    names = ["background"] + [f"c{i}" for i in range(5_000_000)]
+    with pytest.raises(TemplateError) as info:
+        ClassSpec(names=tuple(names))
+    assert len(str(info.value)) < 500 and "5,000,001 items" in str(info.value)
