@@ -9,18 +9,14 @@ from typing import Any
 
 from segkit.remote.config import RemoteConfig, SSHTarget
 from segkit.remote.cost import cost_summary, format_cost
+from segkit.remote.notebook import parse_parameter
 from segkit.remote.provision import (
     Provisioner,
     ProvisionError,
     PulumiProvisioner,
     StackSettings,
 )
-from segkit.remote.runner import (
-    NotebookFailedError,
-    RunCancelledError,
-    parse_parameter,
-    run_remote_notebook,
-)
+from segkit.remote.runner import NotebookFailedError, RunCancelledError, run_remote_notebook
 from segkit.remote.ssh import RemoteError
 
 __all__ = [
