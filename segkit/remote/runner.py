@@ -1,10 +1,11 @@
 """Run a notebook on a remote machine with papermill and bring the results home.
 
 :func:`run_remote_notebook` does the whole trip: (provision ->) wait for SSH and the ready
-marker -> upload the data set (only what changed) and the notebook -> run papermill there in
-the background while streaming its log -> download the executed notebook and every file the
-notebook wrote -> (destroy). The machine is destroyed in a ``finally`` block, so failures and
-Ctrl-C tear it down too, unless ``keep=True``.
+marker -> check the remote python (segkit, papermill, the kernel) -> upload the data set (only
+what changed) and the notebook -> run papermill there in the background while streaming its
+log -> download the executed notebook and every file the notebook wrote -> (destroy). The
+machine is destroyed in a ``finally`` block, so failures and Ctrl-C tear it down too, unless
+``keep=True``.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from segkit.files import atomic_write_text
 from segkit.remote.config import RemoteConfig, SSHTarget
 from segkit.remote.cost import cost_summary, format_cost, run_cost
 from segkit.remote.notebook import DATA_PLACEHOLDER, fill_placeholders, notebook_parameters
+from segkit.remote.preflight import check_remote_python
 from segkit.remote.provision import Machine, Provisioner, ProvisionError
 from segkit.remote.report import CellError, find_cell_error, format_cell_error, parse_papermill_log
 from segkit.remote.ssh import RemoteCommandError, RemoteError, SSHSession
@@ -243,6 +245,8 @@ class _Job:
             ssh.connect(deadline=deadline)
             if machine.ready_marker:
                 self._wait_ready(ssh, machine.ready_marker, deadline)
+            c = self.config
+            check_remote_python(ssh, c.python, c.kernel, env=c.env, log=self.log)
             # relative paths start in the login's home; "~/x" means the same (no shell expansion)
             workdir = shlex.quote(self.config.workdir.removeprefix("~/") or ".")
             base = ssh.check(f"mkdir -p {workdir} && cd {workdir} && pwd").strip()
