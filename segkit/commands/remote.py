@@ -3,24 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
-from segkit.remote.config import RemoteConfig, SSHTarget
+from segkit.remote.config import DEFAULT_REMOTE_PYTHON, RemoteConfig, SSHTarget
 from segkit.remote.cost import cost_summary, format_cost
+from segkit.remote.notebook import parse_parameter
 from segkit.remote.provision import (
     Provisioner,
     ProvisionError,
     PulumiProvisioner,
     StackSettings,
 )
-from segkit.remote.runner import (
-    NotebookFailedError,
-    RunCancelledError,
-    parse_parameter,
-    run_remote_notebook,
-)
+from segkit.remote.runner import NotebookFailedError, RunCancelledError, run_remote_notebook
 from segkit.remote.ssh import RemoteError
 
 __all__ = [
@@ -93,16 +90,31 @@ def _add_stack_options(p: argparse.ArgumentParser) -> None:
 def _add_runtime_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("remote runtime")
     g.add_argument("--config", type=Path, help="RemoteConfig JSON (python, env, workdir, ...)")
-    g.add_argument("--python", help="remote python command (default /opt/segkit/venv/bin/python)")
+    g.add_argument(
+        "--python",
+        help=f"remote python command (default: {HOST_PYTHON} with --host, "
+        f"{DEFAULT_REMOTE_PYTHON} with --stack)",
+    )
     g.add_argument("--env", action="append", default=[], metavar="NAME=VALUE")
     g.add_argument("--workdir", help="remote working directory (default ~/segkit-remote)")
     g.add_argument("--kernel", help="Jupyter kernel name (default python3)")
 
 
+# An existing host has no /opt/segkit/venv (only machines segkit provisions do).
+HOST_PYTHON = "python3"
+
+
 def remote_config_from_args(args: argparse.Namespace) -> RemoteConfig:
-    """The :class:`RemoteConfig` of ``--config`` with the command-line flags applied."""
-    base = RemoteConfig.from_json(args.config.read_text()) if args.config else RemoteConfig()
+    """The :class:`RemoteConfig` of ``--config`` with the command-line flags applied.
+
+    Without ``--python`` (nor a ``python`` in ``--config``), ``--host`` runs the remote
+    ``python3`` and ``--stack`` the virtual environment the machine's set-up creates.
+    """
+    text = args.config.read_text() if args.config else None
+    base = RemoteConfig.from_json(text) if text is not None else RemoteConfig()
     data = base.to_dict()
+    if getattr(args, "host", None) and (text is None or "python" not in json.loads(text)):
+        data["python"] = HOST_PYTHON
     for key in ("python", "workdir", "kernel"):
         if getattr(args, key):
             data[key] = getattr(args, key)

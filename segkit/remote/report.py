@@ -12,9 +12,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from segkit.remote.notebook import cell_source
+
 __all__ = [
     "CellError",
-    "cell_source",
     "find_cell_error",
     "parse_papermill_log",
     "format_cell_error",
@@ -43,12 +44,6 @@ class CellError:
     ename: str
     evalue: str
     traceback: tuple[str, ...] = ()
-
-
-def cell_source(cell: dict) -> str:
-    """The source of a notebook cell as one string (nbformat stores a string or a list of lines)."""
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else str(src)
 
 
 _INSERTED = ("papermill-error-cell-tag", "injected-parameters")

@@ -1,16 +1,16 @@
 """Run a notebook on a remote machine with papermill and bring the results home.
 
 :func:`run_remote_notebook` does the whole trip: (provision ->) wait for SSH and the ready
-marker -> upload the data set (only what changed) and the notebook -> run papermill there in
-the background while streaming its log -> download the executed notebook and every file the
-notebook wrote -> (destroy). The machine is destroyed in a ``finally`` block, so failures and
-Ctrl-C tear it down too, unless ``keep=True``.
+marker -> check the remote python (segkit, papermill, the kernel) -> upload the data set (only
+what changed) and the notebook -> run papermill there in the background while streaming its
+log -> download the executed notebook and every file the notebook wrote -> (destroy). The
+machine is destroyed in a ``finally`` block, so failures and Ctrl-C tear it down too, unless
+``keep=True``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import sys
 import time
@@ -23,27 +23,20 @@ from typing import Any, TextIO
 from segkit.files import atomic_write_text
 from segkit.remote.config import RemoteConfig, SSHTarget
 from segkit.remote.cost import cost_summary, format_cost, run_cost
+from segkit.remote.notebook import DATA_PLACEHOLDER, fill_placeholders, notebook_parameters
+from segkit.remote.preflight import check_remote_python
 from segkit.remote.provision import Machine, Provisioner, ProvisionError
-from segkit.remote.report import (
-    CellError,
-    cell_source,
-    find_cell_error,
-    format_cell_error,
-    parse_papermill_log,
-)
+from segkit.remote.report import CellError, find_cell_error, format_cell_error, parse_papermill_log
 from segkit.remote.ssh import RemoteCommandError, RemoteError, SSHSession
 from segkit.remote.sync import download_tree, upload_tree
+from segkit.remote.tail import follow_log
 
 __all__ = [
     "RemoteRunResult",
     "NotebookFailedError",
     "RunCancelledError",
     "run_remote_notebook",
-    "parse_parameter",
-    "notebook_parameters",
 ]
-
-_DATA, _OUTPUT = "{data}", "{output}"
 
 
 @dataclass(frozen=True)
@@ -89,51 +82,6 @@ class NotebookFailedError(RemoteError):
 
 class RunCancelledError(RemoteError):
     """The user declined to create paid resources; nothing was created."""
-
-
-def parse_parameter(text: str) -> Any:
-    """Turn a command-line parameter value into a Python value, as ``papermill -p`` does:
-    ``True``/``False``/``None``, integers and floats are converted, anything else stays a string.
-    """
-    if text in ("True", "true"):
-        return True
-    if text in ("False", "false"):
-        return False
-    if text == "None":
-        return None
-    for kind in (int, float):
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    return text
-
-
-_ASSIGN = re.compile(r"^([A-Za-z_]\w*)\s*(?::[^=]*)?=(?!=)")
-
-
-def notebook_parameters(notebook: str | Path) -> tuple[str, ...]:
-    """Names assigned in the cell tagged ``parameters`` of ``notebook`` (empty if none)."""
-    path = Path(notebook)
-    try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not a readable notebook ({exc})") from None
-    for cell in nb.get("cells", []):
-        if "parameters" in cell.get("metadata", {}).get("tags", []):
-            lines = cell_source(cell).splitlines()
-            return tuple(m.group(1) for line in lines if (m := _ASSIGN.match(line)))
-    return ()
-
-
-def _substitute(value: Any, data: str | None, output: str) -> Any:
-    if isinstance(value, str):
-        if _DATA in value:
-            if data is None:
-                raise ValueError(f"parameter value {value!r} uses {_DATA} but no --data was given")
-            value = value.replace(_DATA, data)
-        return value.replace(_OUTPUT, output)
-    return value
 
 
 def _find_run_dirs(root: Path) -> tuple[Path, ...]:
@@ -297,6 +245,8 @@ class _Job:
             ssh.connect(deadline=deadline)
             if machine.ready_marker:
                 self._wait_ready(ssh, machine.ready_marker, deadline)
+            c = self.config
+            check_remote_python(ssh, c.python, c.kernel, env=c.env, log=self.log)
             # relative paths start in the login's home; "~/x" means the same (no shell expansion)
             workdir = shlex.quote(self.config.workdir.removeprefix("~/") or ".")
             base = ssh.check(f"mkdir -p {workdir} && cd {workdir} && pwd").strip()
@@ -346,7 +296,9 @@ class _Job:
                 f"data: {len(report.copied)} file(s) uploaded ({report.bytes_copied / 1e6:.1f} MB),"
                 f" {len(report.unchanged)} unchanged"
             )
-        params = {k: _substitute(v, remote_data, out_dir) for k, v in self.params.items()}
+        params = {}
+        for name, value in self.params.items():
+            params[name] = fill_placeholders(value, data=remote_data, output=out_dir)
         names = notebook_parameters(self.notebook)
         if remote_data is not None and self.data_param not in params:
             if self.data_param in names:
@@ -354,7 +306,7 @@ class _Job:
             else:
                 self.log(
                     f"note: the notebook has no parameter {self.data_param!r}; the data is at "
-                    f"{remote_data} (use {_DATA} in a parameter value)"
+                    f"{remote_data} (use {DATA_PLACEHOLDER} in a parameter value)"
                 )
         unknown = sorted(set(params) - set(names))
         if unknown and names:
@@ -379,18 +331,13 @@ class _Job:
     def _execute(self, ssh: SSHSession, job_dir: str) -> int:
         pid = ssh.check(self._command(job_dir)).strip()
         ssh.put_bytes(pid.encode(), f"{job_dir}/pid")
-        offset = 0
-        decoder = _Utf8Stream(self.stream)
-        while True:
-            chunk = ssh.read_bytes(f"{job_dir}/papermill.log", offset=offset)
-            offset += len(chunk)
-            decoder.write(chunk)
-            done = ssh.read_bytes(f"{job_dir}/exit_code").strip()
-            if done:
-                decoder.write(ssh.read_bytes(f"{job_dir}/papermill.log", offset=offset))
-                decoder.flush()
-                return int(done)
-            time.sleep(self.config.poll_interval)
+        return follow_log(
+            ssh,
+            f"{job_dir}/papermill.log",
+            f"{job_dir}/exit_code",
+            self.stream,
+            poll_interval=self.config.poll_interval,
+        )
 
     def _stop(self, ssh: SSHSession, job_dir: str) -> None:
         self.log("interrupted: stopping the remote notebook")
@@ -443,22 +390,3 @@ class _Job:
             raise NotebookFailedError(result)
         self.log(f"done: {executed_path} ({len(result.run_dirs)} run folder(s))")
         return result
-
-
-class _Utf8Stream:
-    """Write bytes that may split a UTF-8 character to a text stream."""
-
-    def __init__(self, stream: TextIO) -> None:
-        import codecs
-
-        self._stream = stream
-        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
-
-    def write(self, data: bytes) -> None:
-        if data:
-            self._stream.write(self._decoder.decode(data))
-            self._stream.flush()
-
-    def flush(self) -> None:
-        self._stream.write(self._decoder.decode(b"", final=True))
-        self._stream.flush()

@@ -8,8 +8,8 @@ import pytest
 
 from segkit.remote.config import RemoteConfig, RemoteConfigError, SSHTarget
 from segkit.remote.cost import cost_summary, format_cost, hourly_price, run_cost
+from segkit.remote.notebook import notebook_parameters, parse_parameter
 from segkit.remote.report import find_cell_error, format_cell_error, parse_papermill_log
-from segkit.remote.runner import notebook_parameters, parse_parameter
 
 
 def test_remote_config_json_round_trip():
