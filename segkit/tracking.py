@@ -8,25 +8,17 @@ MLflow run.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Any
 
 import keras
 
-from segkit.files import atomic_write_text
+from segkit.runs.layout import FIGURES, MODEL, MODEL_INFO, RECORDS
+from segkit.runs.reader import read_mlflow_record
+from segkit.runs.writer import write_mlflow_record
 
 __all__ = ["tracking_uri", "MLflowLogger"]
-
-_ARTIFACTS = (
-    "config.json",
-    "template.json",
-    "dataset.json",
-    "environment.json",
-    "history.csv",
-    "metrics.json",
-)
 
 
 def tracking_uri(configured: str | None = None) -> str | None:
@@ -81,8 +73,7 @@ class MLflowLogger(keras.callbacks.Callback):
         return mlflow.MlflowClient(tracking_uri=self.uri)
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        record = self.run_dir / "mlflow.json"
-        previous = json.loads(record.read_text()) if record.is_file() else {}
+        previous = read_mlflow_record(self.run_dir)
         if previous.get("uri") == self.uri and previous.get("run_id"):
             self.mlflow_run_id = previous["run_id"]
             return
@@ -99,7 +90,7 @@ class MLflowLogger(keras.callbacks.Callback):
         params = [Param(k, str(v)) for k, v in self.run_params.items()]
         client.log_batch(self.mlflow_run_id, params=params, tags=[RunTag("segkit", "1")])
         payload = {"uri": self.uri, "run_id": self.mlflow_run_id, "experiment": self.experiment}
-        atomic_write_text(record, json.dumps(payload, indent=2) + "\n")
+        write_mlflow_record(self.run_dir, payload)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         if not self.mlflow_run_id:
@@ -119,13 +110,13 @@ class MLflowLogger(keras.callbacks.Callback):
         _flat("final", metrics, flat)
         for key, value in flat.items():
             client.log_metric(self.mlflow_run_id, key, value)
-        for name in _ARTIFACTS:
+        for name in RECORDS:
             if (self.run_dir / name).is_file():
                 client.log_artifact(self.mlflow_run_id, str(self.run_dir / name))
-        for name in ("model.keras", "model.json"):
+        for name in (MODEL, MODEL_INFO):
             if (self.run_dir / name).is_file():
                 client.log_artifact(self.mlflow_run_id, str(self.run_dir / name), "model")
-        figures = self.run_dir / "figures"
+        figures = self.run_dir / FIGURES
         if figures.is_dir():
             client.log_artifacts(self.mlflow_run_id, str(figures), "figures")
         client.set_terminated(self.mlflow_run_id, "FINISHED")

@@ -80,15 +80,13 @@ def run(args: argparse.Namespace) -> int:
     prep = prepare_dataset(source, prepared, template, overwrite=True, progress=True)
     print(prep.format())
 
-    from segkit.training import TrainConfig, train
+    from segkit.training import TrainConfig, ensure_run
 
     _step(f"5. train a U-Net ({args.epochs} epochs on CPU or GPU)")
     config = TrainConfig(epochs=args.epochs, batch_size=8, depth=4, base_filters=16)
-    if args.overwrite and (out / "runs" / "demo").exists():
-        import shutil
-
-        shutil.rmtree(out / "runs" / "demo")
-    run_ = train(prepared, config, runs_dir=out / "runs", run_id="demo")
+    run_ = ensure_run(
+        prepared, config, runs_dir=out / "runs", run_id="demo", overwrite=args.overwrite
+    )
     print(f"run folder: {run_.path}")
 
     from segkit.evaluation import evaluate

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from segkit.runs import compare_runs, format_comparison, list_runs, load_run
+from segkit.runs.layout import CONFIG
 
 __all__ = ["register", "run"]
 
@@ -29,10 +30,10 @@ def register(sub: Any) -> None:
 
 def _resolve(runs_dir: str, name: str) -> Path:
     p = Path(name)
-    if (p / "config.json").is_file():
+    if (p / CONFIG).is_file():
         return p
     candidate = Path(runs_dir) / name
-    if (candidate / "config.json").is_file():
+    if (candidate / CONFIG).is_file():
         return candidate
     raise FileNotFoundError(f"no run {name!r} (looked in {p} and {candidate})")
 

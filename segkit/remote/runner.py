@@ -30,6 +30,7 @@ from segkit.remote.report import CellError, find_cell_error, format_cell_error, 
 from segkit.remote.ssh import RemoteCommandError, RemoteError, SSHSession
 from segkit.remote.sync import download_tree, upload_tree
 from segkit.remote.tail import follow_log
+from segkit.runs.reader import find_run_dirs
 
 __all__ = [
     "RemoteRunResult",
@@ -85,11 +86,7 @@ class RunCancelledError(RemoteError):
 
 
 def _find_run_dirs(root: Path) -> tuple[Path, ...]:
-    marks = ("model.keras", "metrics.json", "history.csv")
-    found = [
-        p.parent for p in root.rglob("config.json") if any((p.parent / m).exists() for m in marks)
-    ]
-    return tuple(sorted(set(found)))
+    return find_run_dirs(root)
 
 
 def _stderr_log(line: str) -> None:

@@ -1,6 +1,7 @@
 """Training: the configuration, the ``tf.data`` input pipeline and the training loop.
 
-``TrainConfig`` imports without TensorFlow; ``train`` and ``make_dataset`` load it on first use.
+``TrainConfig`` and ``ensure_run`` import without TensorFlow; ``train`` and ``make_dataset``
+load it on first use. Training writes run folders through :mod:`segkit.runs`.
 """
 
 from __future__ import annotations
@@ -8,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from segkit.training.config import ConfigError, TrainConfig
+from segkit.training.ensure import ensure_run
 
-__all__ = ["ConfigError", "TrainConfig", "train", "make_dataset"]
+__all__ = ["ConfigError", "TrainConfig", "train", "ensure_run", "make_dataset"]
 
 _LAZY = {"train": "segkit.training.loop", "make_dataset": "segkit.training.pipeline"}
 

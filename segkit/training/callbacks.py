@@ -9,14 +9,12 @@ After every epoch :class:`RunCheckpoint` writes, in this order, each file atomic
 4. ``history.csv``.
 
 ``state.json`` is the commit point: a run killed at any moment resumes from the epoch it names,
-with the checkpoint it names, and its history never holds an epoch twice.
+with the checkpoint it names, and its history never holds an epoch twice. The file names and the
+state and history writers belong to :mod:`segkit.runs` (see ``docs/runs.md``).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import os
 import time
@@ -25,36 +23,12 @@ from typing import Any
 
 import keras
 
-from segkit.files import atomic_write_text
+from segkit.runs.history import write_history
+from segkit.runs.layout import BEST_WEIGHTS, CHECKPOINTS, LAST_CHECKPOINTS, last_checkpoint
+from segkit.runs.reader import read_state
+from segkit.runs.writer import write_state
 
-__all__ = ["RunCheckpoint", "TimeLimit", "read_state", "write_history_csv", "STATE_NAME"]
-
-STATE_NAME = "state.json"
-BEST_WEIGHTS = "best.weights.h5"
-
-
-def read_state(run_dir: str | Path) -> dict[str, Any] | None:
-    """The saved training state of a run folder, or ``None`` before its first epoch ended."""
-    path = Path(run_dir) / "checkpoints" / STATE_NAME
-    if not path.is_file():
-        return None
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: unreadable training state ({exc})") from None
-
-
-def write_history_csv(path: str | Path, history: list[dict[str, float]]) -> Path:
-    """Write one row per epoch (columns: ``epoch`` then the logged values) atomically."""
-    columns: list[str] = ["epoch"]
-    for row in history:
-        columns += [k for k in row if k not in columns]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for row in history:
-        writer.writerow({k: row.get(k, "") for k in columns})
-    return atomic_write_text(path, buf.getvalue())
+__all__ = ["RunCheckpoint", "TimeLimit", "read_state"]
 
 
 def _save_model(model: keras.Model, target: Path) -> None:
@@ -97,7 +71,7 @@ class RunCheckpoint(keras.callbacks.Callback):
     ) -> None:
         super().__init__()
         self.run_dir = Path(run_dir)
-        self.checkpoints = self.run_dir / "checkpoints"
+        self.checkpoints = self.run_dir / CHECKPOINTS
         self.monitor = monitor
         self.patience = patience
         self.min_delta = min_delta
@@ -124,7 +98,7 @@ class RunCheckpoint(keras.callbacks.Callback):
         row.update({k: float(v) for k, v in logs.items() if _is_number(v)})
         self.history.append(row)
         self.checkpoints.mkdir(parents=True, exist_ok=True)
-        last = self.checkpoints / f"last-{epoch + 1:04d}.keras"
+        last = self.checkpoints / last_checkpoint(epoch + 1)
         _save_model(self.model, last)
         value = row.get(self.monitor)
         if value is not None and self._improved(value):
@@ -145,11 +119,11 @@ class RunCheckpoint(keras.callbacks.Callback):
             "stopped_early": self.stopped_early,
             "history": self.history,
         }
-        atomic_write_text(self.checkpoints / STATE_NAME, json.dumps(state, indent=1) + "\n")
-        for old in self.checkpoints.glob("last-*.keras"):
+        write_state(self.run_dir, state)
+        for old in self.checkpoints.glob(LAST_CHECKPOINTS):
             if old != last:
                 old.unlink(missing_ok=True)
-        write_history_csv(self.run_dir / "history.csv", self.history)
+        write_history(self.run_dir, self.history)
 
 
 def _is_number(value: Any) -> bool:

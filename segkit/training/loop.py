@@ -1,19 +1,19 @@
 """``train``: from a prepared data set and a config to a run folder with a trained model.
 
-The run folder ``RUNS/<run-id>/`` holds ``config.json``, ``template.json``, ``dataset.json``,
-``environment.json``, ``history.csv``, ``metrics.json``, ``model.keras`` + ``model.json`` (the
-best weights, saved with :func:`segkit.models.save_model`), ``checkpoints/``, ``figures/`` and
-``tensorboard/``. Calling :func:`train` again with the same ``run_id`` resumes an interrupted
-run from its last checkpoint (weights, optimizer state and epoch).
+The run folder ``RUNS/<run-id>/`` holds the config, template, data set and environment records,
+the history, the metrics, ``model.keras`` + ``model.json`` (the best weights, saved with
+:func:`segkit.models.save_model`), ``checkpoints/``, ``figures/`` and ``tensorboard/``; its
+format and writers belong to :mod:`segkit.runs` (``docs/runs.md``). Calling :func:`train` again
+with the same ``run_id`` resumes an interrupted run from its last checkpoint (weights, optimizer
+state and epoch).
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import keras
 import numpy as np
@@ -22,22 +22,28 @@ import tensorflow as tf
 import segkit.losses
 import segkit.metrics
 from segkit.dataset.manifest import Manifest, load_manifest
-from segkit.files import atomic_path, atomic_write_text
+from segkit.files import atomic_path
 from segkit.models import ModelInfo, build_unet, save_model
+from segkit.runs import Run, load_run, new_run_id
+from segkit.runs.layout import (
+    BEST_WEIGHTS,
+    CHECKPOINTS,
+    FIGURES,
+    HISTORY,
+    HISTORY_FIGURE,
+    MODEL_INFO,
+    PREDICTIONS_FIGURE,
+    TENSORBOARD,
+    worker_dir,
+)
+from segkit.runs.reader import read_state
+from segkit.runs.writer import write_config, write_metrics, write_run_files
 from segkit.tracking import MLflowLogger, tracking_uri
-from segkit.training.callbacks import BEST_WEIGHTS, RunCheckpoint, read_state
+from segkit.training.callbacks import RunCheckpoint
 from segkit.training.config import TrainConfig
 from segkit.training.distributed import StrategyInfo, fit_custom, select_strategy
 from segkit.training.pipeline import load_arrays, make_dataset
-from segkit.training.rundir import (
-    check_resumable,
-    environment_info,
-    new_run_id,
-    write_run_files,
-)
-
-if TYPE_CHECKING:
-    from segkit.runs import Run
+from segkit.training.rundir import check_resumable, environment_info
 
 __all__ = ["train", "build_model", "make_optimizer"]
 
@@ -119,10 +125,10 @@ def train(
     if not manifest.split("train"):
         raise ValueError(f"{manifest.root}: the data set has no 'train' pairs to train on")
     info = select_strategy()
-    run_id = run_id or new_run_id(config, manifest.fingerprint)
+    run_id = run_id or new_run_id(config.to_json(), manifest.fingerprint)
     run_dir = Path(runs_dir) / run_id
     if not info.is_chief:
-        run_dir = run_dir / "workers" / f"worker-{info.worker}"
+        run_dir = run_dir / worker_dir(info.worker)
     previous_policy = keras.mixed_precision.global_policy().name
     precision = _precision(config, info.gpus)
     keras.mixed_precision.set_global_policy(precision)
@@ -130,8 +136,6 @@ def train(
         _train(manifest, config, info, run_dir, precision, list(callbacks))
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
-    from segkit.runs import load_run
-
     return load_run(run_dir)
 
 
@@ -146,8 +150,8 @@ def _train(
     state = read_state(run_dir)
     if state is not None:
         check_resumable(run_dir, config, manifest.fingerprint)
-        config.save(run_dir / "config.json")
-        if (run_dir / "model.json").is_file() and _finished(state, config):
+        write_config(run_dir, config)
+        if (run_dir / MODEL_INFO).is_file() and _finished(state, config):
             return
     else:
         env = environment_info(info.kind, info.replicas, precision)
@@ -157,7 +161,7 @@ def _train(
     num_classes = template.num_classes
     with info.strategy.scope():
         if state is not None:
-            model = keras.models.load_model(run_dir / "checkpoints" / state["last"])
+            model = keras.models.load_model(run_dir / CHECKPOINTS / state["last"])
         else:
             model = build_model(config, template.channels, num_classes)
     has_val = bool(manifest.split("val"))
@@ -227,7 +231,7 @@ def _fit(
         train_ds = train_ds.repeat()
     val_ds = make_dataset(manifest, "val", config, training=False) if has_val else None
     if _tensorboard_available():
-        cbs = [*cbs, keras.callbacks.TensorBoard(run_dir / "tensorboard", write_graph=False)]
+        cbs = [*cbs, keras.callbacks.TensorBoard(run_dir / TENSORBOARD, write_graph=False)]
     model.fit(
         train_ds,
         validation_data=val_ds,
@@ -257,7 +261,7 @@ def _finish(
     seconds: float,
     tracker: MLflowLogger | None,
 ) -> None:
-    best = run_dir / "checkpoints" / BEST_WEIGHTS
+    best = run_dir / CHECKPOINTS / BEST_WEIGHTS
     if best.is_file():
         model.load_weights(best)
     template = manifest.template
@@ -282,7 +286,7 @@ def _finish(
             values = final.evaluate(ds, verbose=0, return_dict=True)
             metrics[part] = {k: float(v) for k, v in values.items()}
     save_model(final, run_dir, _model_info(manifest, config))
-    atomic_write_text(run_dir / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_metrics(run_dir, metrics)
     _write_figures(final, manifest, config, run_dir)
     if tracker is not None:
         tracker.finish(metrics)
@@ -304,10 +308,10 @@ def _write_figures(model: keras.Model, manifest: Manifest, config: TrainConfig, 
     from segkit.models.decision import probabilities_to_mask
     from segkit.viz import plot_history, prediction_grid
 
-    figures = run / "figures"
+    figures = run / FIGURES
     figures.mkdir(exist_ok=True)
-    if (run / "history.csv").is_file():
-        _save_figure(plot_history(run / "history.csv"), figures / "history.png", plt)
+    if (run / HISTORY).is_file():
+        _save_figure(plot_history(run / HISTORY), figures / HISTORY_FIGURE, plt)
     if not config.sample_figures:
         return
     pairs = (manifest.split("test") or manifest.split("val") or manifest.split("train"))[
@@ -323,7 +327,7 @@ def _write_figures(model: keras.Model, manifest: Manifest, config: TrainConfig, 
         list(images), list(masks), list(predictions), titles=[p.name for p in pairs],
         max_samples=config.sample_figures,
     )  # fmt: skip
-    _save_figure(fig, figures / "predictions.png", plt)
+    _save_figure(fig, figures / PREDICTIONS_FIGURE, plt)
 
 
 def _save_figure(fig: Any, target: Path, plt: Any) -> None:

@@ -1,29 +1,23 @@
-"""Writing the descriptive files of a run folder: ids, config, template, data set, environment."""
+"""What training adds to the run folder format: the environment it records, and the rule of
+which config changes a resumed run accepts. The files themselves are written by
+:mod:`segkit.runs.writer`."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import platform
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
 from segkit import __version__
-from segkit.files import atomic_write_text
+from segkit.runs.layout import CONFIG, DATASET
+from segkit.runs.reader import read_json
 from segkit.training.config import TrainConfig
 
-__all__ = ["new_run_id", "git_commit", "environment_info", "write_run_files", "check_resumable"]
+__all__ = ["git_commit", "environment_info", "check_resumable"]
 
 # Fields that may change between an interrupted run and its resumption.
 RESUMABLE_CHANGES = ("epochs", "patience", "sample_figures", "mlflow_tracking_uri")
-
-
-def new_run_id(config: TrainConfig, fingerprint: str) -> str:
-    """``YYYYmmdd-HHMMSS-<6 hex>``: the time and a hash of the config and data fingerprint."""
-    digest = hashlib.sha256((config.to_json() + fingerprint + str(time.time_ns())).encode())
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + digest.hexdigest()[:6]
 
 
 def git_commit(path: Path | None = None) -> dict[str, Any] | None:
@@ -67,25 +61,9 @@ def environment_info(strategy_kind: str, replicas: int, precision: str) -> dict[
     }
 
 
-def write_run_files(run_dir: Path, config: TrainConfig, manifest: Any, env: dict[str, Any]) -> None:
-    """Write ``config.json``, ``template.json``, ``dataset.json`` and ``environment.json``."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    config.save(run_dir / "config.json")
-    atomic_write_text(run_dir / "template.json", manifest.template.to_json())
-    dataset = {
-        "path": str(manifest.root),
-        "fingerprint": manifest.fingerprint,
-        "source": manifest.source,
-        "counts": manifest.counts,
-        "prepared_with": manifest.segkit_version,
-    }
-    atomic_write_text(run_dir / "dataset.json", json.dumps(dataset, indent=2) + "\n")
-    atomic_write_text(run_dir / "environment.json", json.dumps(env, indent=2) + "\n")
-
-
 def check_resumable(run_dir: Path, config: TrainConfig, fingerprint: str) -> None:
     """Raise ``ValueError`` when ``run_dir`` was started with another config or data set."""
-    saved = TrainConfig.load(run_dir / "config.json")
+    saved = TrainConfig.load(run_dir / CONFIG)
     changed = [
         name
         for name, value in config.to_dict().items()
@@ -98,7 +76,7 @@ def check_resumable(run_dir: Path, config: TrainConfig, fingerprint: str) -> Non
         raise ValueError(
             f"{run_dir}: cannot resume this run with another config ({detail}); use a new run id"
         )
-    dataset = json.loads((run_dir / "dataset.json").read_text())
+    dataset = read_json(run_dir, DATASET)
     if dataset.get("fingerprint") != fingerprint:
         raise ValueError(
             f"{run_dir}: the run was trained on data set {dataset.get('fingerprint', '?')[:12]}, "

@@ -8,7 +8,6 @@ notebook, and never leaks figures into pyplot's global state. Save one with
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -144,27 +143,14 @@ def load_history(
     ----------
     history : mapping, path or object
         A dict of lists (``keras.callbacks.History.history``), a ``history.csv`` path (a run
-        folder works too), a ``keras.callbacks.History`` or any object with a ``history``
-        attribute (such as a run).
+        folder works too; read by :func:`segkit.runs.read_history`, so a cell without a value
+        is NaN), a ``keras.callbacks.History`` or any object with a ``history`` attribute
+        (such as a run).
     """
     if isinstance(history, str | Path):
-        path = Path(history)
-        if path.is_dir():
-            path = path / "history.csv"
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: no such history file")
-        with open(path, newline="", encoding="utf-8") as fh:
-            rows = list(csv.DictReader(fh))
-        out: dict[str, list[float]] = {}
-        for row in rows:
-            for key, value in row.items():
-                if key is None or value in (None, ""):
-                    continue
-                try:
-                    out.setdefault(key, []).append(float(value))
-                except ValueError:
-                    continue
-        return out
+        from segkit.runs.history import read_history
+
+        return read_history(history)
     if not isinstance(history, Mapping) and hasattr(history, "history"):
         return load_history(history.history)
     if isinstance(history, Mapping):
