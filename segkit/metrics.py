@@ -1,6 +1,6 @@
 """Dice and IoU as Keras metrics, registered as serializable (package "segkit").
 
-Both turn the prediction into a mask with :func:`segkit.models.decision.ops_one_hot_mask`
+Both turn the prediction into a mask with :func:`segkit.decision.ops_one_hot_mask`
 (binary: probability >= ``threshold``; multi-class: argmax), score every image and every
 foreground class, and report the mean over images seen since the last reset.
 Empty-ground-truth rule: an image (or class) absent from both the truth and the prediction
@@ -15,8 +15,8 @@ from typing import Any
 import keras
 from keras import ops
 
+from segkit.decision import ops_one_hot_mask
 from segkit.losses import foreground, prepare_targets
-from segkit.models.decision import ops_one_hot_mask
 
 __all__ = ["Dice", "IoU", "get_metrics"]
 

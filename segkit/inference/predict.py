@@ -187,7 +187,7 @@ def predict(
 
     Binary models: foreground where the probability >= ``threshold`` (default
     ``info.threshold``, 0.5). Multi-class: the most probable class. The rule is
-    :func:`segkit.models.decision.probabilities_to_mask`.
+    :func:`segkit.decision.probabilities_to_mask`.
 
     Returns
     -------
@@ -204,7 +204,7 @@ def predict(
         batch_size=batch_size,
         tta=tta,
     )
-    from segkit.models.decision import probabilities_to_mask
+    from segkit.decision import probabilities_to_mask
 
     t = info.threshold if threshold is None else float(threshold)
     return probabilities_to_mask(proba[..., None] if proba.ndim == 2 else proba, threshold=t)

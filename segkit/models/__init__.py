@@ -1,7 +1,7 @@
 """U-Net models: building, saving and loading them with their metadata, and reading masks
 from their probabilities."""
 
-from segkit.models.decision import probabilities_to_mask
+from segkit.decision import probabilities_to_mask
 from segkit.models.resolve import resolve_model
 from segkit.models.saving import ModelInfo, load_model, save_model
 from segkit.models.unet import build_unet, check_input_size

@@ -20,8 +20,8 @@ import keras
 import tensorflow as tf
 from keras import ops
 
+from segkit.decision import ops_one_hot_mask
 from segkit.losses import foreground, prepare_targets
-from segkit.models.decision import ops_one_hot_mask
 
 __all__ = ["StrategyInfo", "select_strategy", "tf_config_workers", "fit_custom", "per_image_dice"]
 
@@ -92,7 +92,7 @@ def select_strategy() -> StrategyInfo:
 def per_image_dice(y_true: Any, y_pred: Any, num_classes: int, threshold: float = 0.5) -> Any:
     """Hard Dice per image ``(B,)``, averaged over foreground classes; empty vs empty is 1.
 
-    The prediction becomes a mask by :func:`segkit.models.decision.ops_one_hot_mask`
+    The prediction becomes a mask by :func:`segkit.decision.ops_one_hot_mask`
     (binary: probability >= ``threshold``; multi-class: argmax), as in the Keras metrics.
     """
     t, p = prepare_targets(y_true, y_pred, num_classes)

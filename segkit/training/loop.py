@@ -305,7 +305,7 @@ def _write_figures(model: keras.Model, manifest: Manifest, config: TrainConfig, 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from segkit.models.decision import probabilities_to_mask
+    from segkit.decision import probabilities_to_mask
     from segkit.viz import plot_history, prediction_grid
 
     figures = run / FIGURES

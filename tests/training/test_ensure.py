@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from support import require_module
 
 from segkit.runs import load_run
 from segkit.runs.writer import write_config
 from segkit.training import TrainConfig, ensure_run
 
-pytest.importorskip("tensorflow")
+require_module("tensorflow", "the cpu extra: pip install -e '.[cpu]'")
 
 
 def _finished_run(run_dir: Path) -> Path:

@@ -1,10 +1,5 @@
-"""The dataset template: what a prepared data set looks like, as one JSON file.
-
-A template fixes the image size, file type, colour model, directory layout, mask keyword,
-how source images are fitted to the size, the classes and the train/val/test split.
-It reads and writes plain JSON (schema version 1) and also reads the JSON of the
-"Dataset Parameters Configuration" web form of the original paper, where numbers are
-strings and choices are 1-based indices.
+"""The template's fields: :class:`DatasetTemplate` with its :class:`ClassSpec` and
+:class:`SplitSpec`, validated on construction, with their JSON dictionaries (schema version 1).
 """
 
 from __future__ import annotations
@@ -13,7 +8,6 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from pathlib import Path
 from typing import Any
 
 from segkit.validation import FieldChecker, is_int
@@ -28,10 +22,6 @@ __all__ = [
     "ClassSpec",
     "SplitSpec",
     "DatasetTemplate",
-    "load_template",
-    "save_template",
-    "template_from_paper",
-    "parse_template",
 ]
 
 SCHEMA_VERSION = 1
@@ -332,10 +322,15 @@ class DatasetTemplate:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DatasetTemplate:
         """Build from a dict in segkit's schema or in the paper's form schema."""
+        from segkit.template.reading import parse_template
+
         return parse_template(data)
 
     @classmethod
     def from_json(cls, text: str) -> DatasetTemplate:
+        """Build from JSON text (see :meth:`from_dict`)."""
+        from segkit.template.reading import parse_template
+
         return parse_template(json.loads(text))
 
     def replace(self, **changes: Any) -> DatasetTemplate:
@@ -373,16 +368,6 @@ def _split_from_dict(data: Mapping[str, Any]) -> SplitSpec:
     return SplitSpec(**dict(data))
 
 
-def template_from_paper(data: Mapping[str, Any], **overrides: Any) -> DatasetTemplate:
-    """Convert the paper's form JSON into a template (:mod:`segkit.template_paper_form`).
-
-    ``overrides`` replace fields of the converted form.
-    """
-    from segkit.template_paper_form import paper_form_fields
-
-    return DatasetTemplate(**{**paper_form_fields(data), **overrides})
-
-
 def _int_field(name: str, value: Any) -> int:
     if isinstance(value, bool):
         raise _bad(name, value, "an integer")
@@ -392,63 +377,3 @@ def _int_field(name: str, value: Any) -> int:
         return int(str(value).strip())
     except ValueError:
         raise _bad(name, value, f"an integer from {MIN_SIZE} to {MAX_SIZE}") from None
-
-
-def parse_template(data: Mapping[str, Any]) -> DatasetTemplate:
-    """Validate a dict (segkit's schema or the paper's form) and return the template."""
-    if not isinstance(data, Mapping):
-        raise TemplateError(f"a template is a JSON object, got {type(data).__name__}")
-    from segkit.template_paper_form import is_paper_form
-
-    if is_paper_form(data) and "layout" not in data:
-        return template_from_paper(data)
-    known = {f.name for f in fields(DatasetTemplate)}
-    unknown = set(data) - known
-    if unknown:
-        name = sorted(unknown)[0]
-        raise _bad(
-            name, data[name], f"not a template field; known fields: {', '.join(sorted(known))}"
-        )
-    kwargs = dict(data)
-    for name in ("height", "width"):
-        if name in kwargs:
-            kwargs[name] = _int_field(name, kwargs[name])
-    if "classes" in kwargs and not isinstance(kwargs["classes"], Mapping | ClassSpec):
-        raise _bad("classes", kwargs["classes"], "an object with 'names' and 'mapping'")
-    if "split" in kwargs and not isinstance(kwargs["split"], Mapping | SplitSpec):
-        raise _bad("split", kwargs["split"], "an object with train/val/test fractions")
-    return DatasetTemplate(**kwargs)
-
-
-def load_template(path: str | Path) -> DatasetTemplate:
-    """Read a template JSON file (segkit's schema or the paper's form).
-
-    Raises
-    ------
-    TemplateError
-        Naming the file and the invalid field.
-    """
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TemplateError(f"{p}: cannot read the template ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise TemplateError(f"{p}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TemplateError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    except RecursionError:
-        raise TemplateError(f"{p}: nested too deeply to be a template") from None
-    try:
-        return parse_template(data)
-    except TemplateError as exc:
-        raise TemplateError(f"{p}: {exc}") from None
-
-
-def save_template(template: DatasetTemplate, path: str | Path) -> Path:
-    """Write ``template`` as JSON, atomically. Returns the path."""
-    from segkit.files import atomic_write_text
-
-    return atomic_write_text(Path(path), template.to_json())

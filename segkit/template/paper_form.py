@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from segkit.template import _bad, _int_field, _norm_choice
+from segkit.template.spec import _bad, _int_field, _norm_choice
 
 __all__ = ["PAPER_IMAGE_TYPES", "PAPER_COLOR_MODELS", "is_paper_form", "paper_form_fields"]
 

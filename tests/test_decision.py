@@ -1,13 +1,13 @@
 import numpy as np
 import pytest
 
-from segkit.evaluation import dice_score
-from segkit.metrics import Dice
-from segkit.models.decision import (
+from segkit.decision import (
     ops_one_hot_mask,
     ops_probabilities_to_mask,
     probabilities_to_mask,
 )
+from segkit.evaluation import dice_score
+from segkit.metrics import Dice
 from segkit.training.distributed import per_image_dice
 
 
