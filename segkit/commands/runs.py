@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
-from segkit.runs import compare_runs, format_comparison, list_runs, load_run
+from segkit.runs import compare_runs, format_comparison, load_run, scan_runs
 from segkit.runs.layout import CONFIG
 
 __all__ = ["register", "run"]
@@ -45,7 +46,9 @@ def _fmt(value: Any) -> str:
 def run(args: argparse.Namespace) -> int:
     action = args.action or "list"
     if action == "list":
-        runs = list_runs(args.runs_dir)
+        runs, unreadable = scan_runs(args.runs_dir)
+        for path, why in unreadable:
+            print(f"segkit runs: warning: skipped {path.name}: {why}", file=sys.stderr)
         if not runs:
             print(f"no runs in {args.runs_dir}")
             return 0

@@ -11,13 +11,14 @@ from __future__ import annotations
 from segkit.runs.compare import compare_runs, format_comparison
 from segkit.runs.history import read_history, write_history
 from segkit.runs.layout import new_run_id
-from segkit.runs.reader import Run, RunConfig, find_run, list_runs, load_run
+from segkit.runs.reader import Run, RunConfig, find_run, list_runs, load_run, scan_runs
 
 __all__ = [
     "Run",
     "RunConfig",
     "load_run",
     "list_runs",
+    "scan_runs",
     "find_run",
     "compare_runs",
     "format_comparison",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +34,7 @@ __all__ = [
     "RunConfig",
     "load_run",
     "list_runs",
+    "scan_runs",
     "find_run",
     "find_run_dirs",
     "read_json",
@@ -170,8 +172,14 @@ def read_json(run_dir: str | Path, name: str) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{path}: unreadable ({exc})") from None
+    except OSError as exc:
+        raise ValueError(f"{path}: unreadable ({exc.strerror})") from None
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: nested too deeply") from None
     return data if isinstance(data, dict) else {}
 
 
@@ -215,12 +223,41 @@ def load_run(path: str | Path) -> Run:
     )
 
 
-def list_runs(runs_dir: str | Path = "runs") -> list[Run]:
-    """All run folders directly under ``runs_dir``, oldest first (by folder name)."""
+def scan_runs(runs_dir: str | Path = "runs") -> tuple[list[Run], list[tuple[Path, str]]]:
+    """The readable run folders directly under ``runs_dir`` and the unreadable ones.
+
+    Returns
+    -------
+    runs : list of Run
+        Oldest first (by folder name).
+    unreadable : list of (Path, str)
+        Each folder with a ``config.json`` that could not be read, and why (one line).
+    """
     root = Path(runs_dir)
+    runs: list[Run] = []
+    unreadable: list[tuple[Path, str]] = []
     if not root.is_dir():
-        return []
-    return [load_run(p) for p in sorted(root.iterdir()) if (p / CONFIG).is_file()]
+        return runs, unreadable
+    for p in sorted(root.iterdir()):
+        if not (p / CONFIG).is_file():
+            continue
+        try:
+            runs.append(load_run(p))
+        except (OSError, ValueError) as exc:
+            unreadable.append((p, str(exc)))
+    return runs, unreadable
+
+
+def list_runs(runs_dir: str | Path = "runs") -> list[Run]:
+    """All readable run folders directly under ``runs_dir``, oldest first (by folder name).
+
+    An unreadable run folder is left out with a :class:`UserWarning` naming it; see
+    :func:`scan_runs` to get them as data.
+    """
+    runs, unreadable = scan_runs(runs_dir)
+    for path, why in unreadable:
+        warnings.warn(f"{path}: skipped, not a readable run ({why})", UserWarning, stacklevel=2)
+    return runs
 
 
 def find_run(

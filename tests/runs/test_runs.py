@@ -77,3 +77,31 @@ def test_cli(runs_dir, capsys):
     assert "learning_rate" in capsys.readouterr().out
     assert main(["runs", "--runs-dir", str(runs_dir), "show", "nope"]) == 1
     assert "no run 'nope'" in capsys.readouterr().err
+
+
+def test_runs_list_shows_readable_runs_and_names_unreadable_ones(tmp_path, capsys):
+    from segkit.cli import main
+    from segkit.runs import list_runs, scan_runs
+    from segkit.runs.writer import write_config
+    from segkit.training.config import TrainConfig
+
+    write_config(tmp_path / "good", TrainConfig(epochs=3))
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_bytes(b'{"epochs": "\xff\xfe"}')
+    runs, unreadable = scan_runs(tmp_path)
+    assert [r.run_id for r in runs] == ["good"]
+    assert unreadable[0][0] == bad and "not UTF-8" in unreadable[0][1]
+    with pytest.warns(UserWarning, match="bad"):
+        assert [r.run_id for r in list_runs(tmp_path)] == ["good"]
+    assert main(["runs", "list", "--runs-dir", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "good" in out and "bad" in err and "not UTF-8" in err
+
+
+def test_history_with_a_nan_epoch_names_the_file_and_line(tmp_path):
+    from segkit.runs import read_history
+
+    (tmp_path / "history.csv").write_text("epoch,loss\n1,0.5\nnan,0.4\n")
+    with pytest.raises(ValueError, match=r"history.csv, line 3: 'epoch' is not a number"):
+        read_history(tmp_path / "history.csv")
