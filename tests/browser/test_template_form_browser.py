@@ -52,7 +52,7 @@ def test_fill_form_and_generate_settings(tmp_path):
     work = tmp_path / "nb"
     work.mkdir()
     shutil.copy(NOTEBOOK, work / NOTEBOOK.name)
-    written = work / "template.json"
+    written = work / "segkit_output" / "template.json"  # the notebook's default output
     ARTIFACTS.mkdir(exist_ok=True)
 
     with (
