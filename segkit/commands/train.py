@@ -48,6 +48,12 @@ def register(sub: Any) -> None:
     p.add_argument("--loss", choices=LOSSES)
     p.add_argument("--mixed-precision", dest="mixed_precision", choices=MIXED_PRECISION)
     p.add_argument("--no-augment", dest="augment", action="store_false", default=None)
+    p.add_argument(
+        "--no-verify",
+        dest="verify",
+        action="store_false",
+        help="train without checking the data set against its manifest first",
+    )
     p.set_defaults(func=run)
 
 
@@ -63,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     from segkit.training.loop import train
 
-    result = train(args.dataset, config, runs_dir=args.runs_dir, run_id=args.run_id)
+    result = train(
+        args.dataset, config, runs_dir=args.runs_dir, run_id=args.run_id, verify=args.verify
+    )
     summary = result.summary()
     print(f"run {result.run_id}: {summary['status']}, epochs {summary['progress']}")
     for key, value in summary.items():

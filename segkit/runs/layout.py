@@ -11,6 +11,7 @@ import time
 
 __all__ = [
     "CONFIG",
+    "LOCK",
     "TEMPLATE",
     "DATASET",
     "ENVIRONMENT",
@@ -34,6 +35,8 @@ __all__ = [
     "new_run_id",
 ]
 
+# Held (flock) by the one process training in the run; holds its PID (segkit.runs.lock).
+LOCK = "lock"
 # Written once when the run starts (config.json again on every resume).
 CONFIG = "config.json"
 TEMPLATE = "template.json"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+import secrets
 import time
 from pathlib import Path
 from typing import Any
@@ -31,16 +32,29 @@ from segkit.runs.writer import write_state
 __all__ = ["RunCheckpoint", "TimeLimit", "read_state"]
 
 
+def _unique_part(target: Path, suffix: str) -> Path:
+    """A temporary name beside ``target``, unique to this process and call, ending in ``suffix``
+    (Keras insists on ``.keras`` and ``.weights.h5``)."""
+    stem = target.name[: -len(suffix)]
+    return target.with_name(f".{stem}.{os.getpid()}-{secrets.token_hex(4)}.part{suffix}")
+
+
 def _save_model(model: keras.Model, target: Path) -> None:
-    tmp = target.with_name(f".{target.stem}.part.keras")
-    model.save(tmp)
-    os.replace(tmp, target)
+    tmp = _unique_part(target, ".keras")
+    try:
+        model.save(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def _save_weights(model: keras.Model, target: Path) -> None:
-    tmp = target.with_name(f".{target.name[: -len('.weights.h5')]}.part.weights.h5")
-    model.save_weights(tmp)
-    os.replace(tmp, target)
+    tmp = _unique_part(target, ".weights.h5")
+    try:
+        model.save_weights(tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class RunCheckpoint(keras.callbacks.Callback):

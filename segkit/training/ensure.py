@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from segkit.runs import Run, find_run
+from segkit.runs.lock import run_lock
 from segkit.training.config import TrainConfig
 
 if TYPE_CHECKING:
@@ -24,6 +25,7 @@ def ensure_run(
     run_id: str | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
     overwrite: bool = False,
+    verify: bool = True,
 ) -> Run:
     """A finished run under ``runs_dir``: found there, or trained now with :func:`train`.
 
@@ -44,6 +46,8 @@ def ensure_run(
         Extra Keras callbacks for the training, when there is one.
     overwrite : bool
         Delete the folder of ``run_id`` first and train it again from scratch.
+    verify : bool, default True
+        Check the data set against its manifest before training (see :func:`train`).
 
     Returns
     -------
@@ -57,7 +61,10 @@ def ensure_run(
     if overwrite:
         if run_id is None:
             raise ValueError("ensure_run: overwrite=True needs the run_id of the run to redo")
-        shutil.rmtree(Path(runs_dir) / run_id, ignore_errors=True)
+        target = Path(runs_dir) / run_id
+        if target.is_dir():
+            with run_lock(target):  # refuses while another process trains in it
+                shutil.rmtree(target, ignore_errors=True)
     elif run_id is None:
         found = find_run(runs_dir)
         if found is not None:
@@ -65,4 +72,4 @@ def ensure_run(
     from segkit.training.loop import train
 
     data = dataset_dir() if callable(dataset_dir) else dataset_dir
-    return train(data, config, runs_dir=runs_dir, run_id=run_id, callbacks=callbacks)
+    return train(data, config, runs_dir=runs_dir, run_id=run_id, callbacks=callbacks, verify=verify)

@@ -22,6 +22,7 @@ import tensorflow as tf
 import segkit.losses
 import segkit.metrics
 from segkit.dataset.manifest import Manifest, load_manifest
+from segkit.dataset.verify import require_verified
 from segkit.files import atomic_path
 from segkit.models import ModelInfo, build_unet, save_model
 from segkit.runs import Run, load_run, new_run_id
@@ -36,6 +37,7 @@ from segkit.runs.layout import (
     TENSORBOARD,
     worker_dir,
 )
+from segkit.runs.lock import run_lock
 from segkit.runs.reader import read_state
 from segkit.runs.writer import write_config, write_metrics, write_run_files
 from segkit.tracking import MLflowLogger, tracking_uri
@@ -96,6 +98,7 @@ def train(
     runs_dir: str | Path = "runs",
     run_id: str | None = None,
     callbacks: Sequence[keras.callbacks.Callback] = (),
+    verify: bool = True,
 ) -> Run:
     """Train a U-Net on a prepared data set and record everything in a run folder.
 
@@ -113,17 +116,30 @@ def train(
         run with this id is resumed from its last checkpoint.
     callbacks : sequence of keras.callbacks.Callback
         Extra Keras callbacks (called on every worker under a multi-worker strategy).
+    verify : bool, default True
+        Check every file of the data set against its manifest before the first step
+        (:func:`segkit.dataset.verify.require_verified`; only files whose stat changed since
+        the last check are hashed again) and refuse a changed data set, naming the files.
 
     Returns
     -------
     Run
         The run folder, loaded. Under a multi-worker strategy worker 0 writes the run folder
         and worker N > 0 writes its own copy to ``<run folder>/workers/worker-N``.
+
+    Raises
+    ------
+    RunInUseError
+        When another process is training in the same run folder (nothing is changed).
+    VerifyError
+        When the data set differs from its manifest (and ``verify`` is true).
     """
     config = config or TrainConfig()
     manifest = load_manifest(dataset_dir)
     if not manifest.split("train"):
         raise ValueError(f"{manifest.root}: the data set has no 'train' pairs to train on")
+    if verify:
+        require_verified(manifest.root)
     info = select_strategy()
     run_id = run_id or new_run_id(config.to_json(), manifest.fingerprint)
     run_dir = Path(runs_dir) / run_id
@@ -133,7 +149,8 @@ def train(
     precision = _precision(config, info.gpus)
     keras.mixed_precision.set_global_policy(precision)
     try:
-        _train(manifest, config, info, run_dir, precision, list(callbacks))
+        with run_lock(run_dir):
+            _train(manifest, config, info, run_dir, precision, list(callbacks))
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     return load_run(run_dir)
