@@ -171,3 +171,13 @@ def test_huge_class_list_gives_a_short_message(tmp_path: Path) -> None:
     with pytest.raises(TemplateError) as info:
         ClassSpec(names=tuple(names))
     assert len(str(info.value)) < 500 and "5,000,001 items" in str(info.value)
+
+
+def test_target_field(tmp_path: Path) -> None:
+    t = DatasetTemplate(target="instances")
+    assert DatasetTemplate.from_json(t.to_json()).target == "instances"
+    assert DatasetTemplate().target == "semantic"
+    with pytest.raises(TemplateError, match="target"):
+        DatasetTemplate(target="cells")
+    assert main(["template", str(tmp_path / "t.json"), "--target", "instances"]) == 0
+    assert load_template(tmp_path / "t.json").target == "instances"

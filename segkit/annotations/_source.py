@@ -7,7 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from segkit.annotations.geometry import AnnotationError
-from segkit.errors import describe_error, shorten
+from segkit.errors import describe_error
+from segkit.validation import quote
 
 HEAD_BYTES = 1 << 16  # what format detection reads of a file
 
@@ -40,5 +41,5 @@ def load_json(path: str | Path) -> Any:
 def number(value: Any, what: str) -> float:
     """``value`` as a float; a bool, string or other type is refused."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ValueError(f"{what} must be a number, got {shorten(value, 60)}")
+        raise ValueError(f"{what} must be a number, got {quote(value, limit=60)}")
     return float(value)

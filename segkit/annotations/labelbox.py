@@ -27,14 +27,14 @@ import numpy as np
 
 from segkit.annotations._source import fail, load_json, number
 from segkit.annotations.geometry import Annotation, Geometry, Points, Polygon
-from segkit.errors import shorten
+from segkit.validation import quote
 
 __all__ = ["read_labelbox"]
 
 
 def _xy(points: Any) -> np.ndarray:
     if not isinstance(points, list):
-        raise ValueError(f"geometry must be a list of {{x, y}}, got {shorten(points, 60)}")
+        raise ValueError(f"geometry must be a list of {{x, y}}, got {quote(points, limit=60)}")
     return np.array(
         [(number(p["x"], "x"), number(p["y"], "y")) for p in points], dtype=np.float64
     ).reshape(-1, 2)
@@ -42,12 +42,12 @@ def _xy(points: Any) -> np.ndarray:
 
 def _shape(obj: Any) -> Geometry:
     if not isinstance(obj, dict):
-        raise ValueError(f"an object must be a JSON object, got {shorten(obj, 60)}")
+        raise ValueError(f"an object must be a JSON object, got {quote(obj, limit=60)}")
     geom = obj.get("geometry", obj.get("polygon", obj.get("point")))
     if isinstance(geom, dict):
         return Points(_xy([geom]))
     if geom is None:
-        raise ValueError(f"an object without geometry: {shorten(obj, 80)}")
+        raise ValueError(f"an object without geometry: {quote(obj, limit=80)}")
     return Polygon(_xy(geom))
 
 

@@ -43,8 +43,8 @@ from segkit.annotations.geometry import (
     Points,
     Polygon,
 )
-from segkit.errors import shorten
 from segkit.files import atomic_path
+from segkit.validation import quote
 
 __all__ = ["QUPATH_COLORS", "read_qupath_geojson", "write_qupath_geojson"]
 
@@ -85,7 +85,7 @@ def _polygon(rings: Any) -> Polygon:
 
 def _geometry(geom: Any) -> Geometry:
     if not isinstance(geom, dict):
-        raise ValueError(f"geometry must be an object, got {shorten(geom, 60)}")
+        raise ValueError(f"geometry must be an object, got {quote(geom, limit=60)}")
     kind = geom.get("type")
     coords = geom.get("coordinates")
     if kind == "Polygon":
@@ -128,7 +128,7 @@ def _rgb(value: Any) -> tuple[int, int, int] | None:
         return (r & 255, g & 255, b & 255)
     if isinstance(value, int) and not isinstance(value, bool):
         return ((value >> 16) & 255, (value >> 8) & 255, value & 255)
-    raise ValueError(f"colour must be [r, g, b] or a packed int, got {shorten(value, 60)}")
+    raise ValueError(f"colour must be [r, g, b] or a packed int, got {quote(value, limit=60)}")
 
 
 def _classification(value: Any) -> tuple[str | None, tuple[int, int, int] | None]:
@@ -137,7 +137,7 @@ def _classification(value: Any) -> tuple[str | None, tuple[int, int, int] | None
     if isinstance(value, str):
         return (value.strip() or None), None
     if not isinstance(value, dict):
-        raise ValueError(f"classification must be an object, got {shorten(value, 60)}")
+        raise ValueError(f"classification must be an object, got {quote(value, limit=60)}")
     color = _rgb(value.get("color", value.get("colorRGB")))
     if "names" in value:
         names = [str(n) for n in value["names"]]
@@ -156,7 +156,7 @@ def _measurements(value: Any) -> dict[str, float]:
     if isinstance(value, list):  # before QuPath 0.4: [{"name": ..., "value": ...}]
         value = {str(m["name"]): m.get("value") for m in value}
     if not isinstance(value, dict):
-        raise ValueError(f"measurements must be an object or a list, got {shorten(value, 60)}")
+        raise ValueError(f"measurements must be an object or a list, got {quote(value, limit=60)}")
     return {
         str(k): math.nan if v is None else number(v, f"measurement {k!r}") for k, v in value.items()
     }
@@ -175,7 +175,7 @@ def _object_type(feature: dict[str, Any], props: dict[str, Any]) -> ObjectType:
 
 def _annotation(feature: Any) -> Annotation:
     if not isinstance(feature, dict) or feature.get("type", "Feature") != "Feature":
-        raise ValueError(f"expected a GeoJSON Feature, got {shorten(feature, 80)}")
+        raise ValueError(f"expected a GeoJSON Feature, got {quote(feature, limit=80)}")
     props = feature.get("properties") or {}
     if not isinstance(props, dict):
         raise ValueError("properties must be an object")
@@ -282,7 +282,7 @@ def _finite_measurements(values: Mapping[str, float]) -> dict[str, float]:
     out: dict[str, float] = {}
     for name, value in values.items():
         if isinstance(value, bool) or not isinstance(value, numbers.Real):
-            raise ValueError(f"measurement {name!r} is not a number: {shorten(value, 60)}")
+            raise ValueError(f"measurement {name!r} is not a number: {quote(value, limit=60)}")
         if math.isfinite(value):
             out[str(name)] = float(value)
     return out

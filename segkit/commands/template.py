@@ -13,6 +13,7 @@ from segkit.template import (
     FIT_MODES,
     IMAGE_TYPES,
     LAYOUTS,
+    TARGETS,
     DatasetTemplate,
     load_template,
     save_template,
@@ -42,6 +43,9 @@ def register(sub: Any) -> None:
     p.add_argument("--layout", choices=LAYOUTS)
     p.add_argument("--mask-keyword")
     p.add_argument("--fit", choices=FIT_MODES)
+    p.add_argument(
+        "--target", choices=TARGETS, help="semantic (a class per pixel) or instances (nuclei)"
+    )
     p.add_argument("--classes", nargs="+", metavar="NAME", help="class names, background first")
     p.add_argument(
         "--map",
@@ -62,7 +66,8 @@ def template_from_args(args: argparse.Namespace) -> DatasetTemplate:
     data = base.to_dict()
     if args.size is not None:
         data["height"] = data["width"] = args.size
-    for key in ("height", "width", "image_type", "color_model", "layout", "mask_keyword", "fit"):
+    for key in ("height", "width", "image_type", "color_model", "layout", "mask_keyword", "fit",
+                "target"):  # fmt: skip
         value = getattr(args, key)
         if value is not None:
             data[key] = value

@@ -21,18 +21,23 @@ __all__ = [
     "FORMAT_VERSION",
     "MANIFEST_NAME",
     "SPLIT_PARTS",
+    "OPTIONAL_PARTS",
     "ManifestError",
     "PairRecord",
     "SkippedFile",
     "Manifest",
     "load_manifest",
     "load_pair",
+    "load_instances",
+    "load_points",
     "compute_fingerprint",
 ]
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 SPLIT_PARTS = ("train", "val", "test")
+# Files a pair may have beside its image and mask (each with a ``<part>_sha256``).
+OPTIONAL_PARTS = ("instances", "points")
 
 
 class ManifestError(ValueError):
@@ -64,6 +69,14 @@ class PairRecord:
         ``(output rows / source rows, output cols / source cols)`` before padding or cropping.
     tile : (int, int) or None
         ``(row, col)`` in tile units for fit mode ``tile``.
+    instances : str
+        Output path of the instance label image (uint16/uint32 TIFF, 0 = background, one id per
+        object); empty when the source has no separated objects.
+    points : str
+        Output path of the point annotations (JSON ``[{"x", "y", "class"}]`` in output pixel
+        coordinates); empty when the source has none. Points are for counting and validation.
+    instances_sha256, points_sha256 : str
+        SHA-256 of those files.
     """
 
     name: str
@@ -80,9 +93,14 @@ class PairRecord:
     source_size: tuple[int, int] = (0, 0)
     scale: tuple[float, float] = (1.0, 1.0)
     tile: tuple[int, int] | None = None
+    instances: str = ""
+    instances_sha256: str = ""
+    points: str = ""
+    points_sha256: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The JSON entry of this pair (the optional parts only when present)."""
+        out = {
             "name": self.name,
             "split": self.split,
             "group": self.group,
@@ -98,6 +116,11 @@ class PairRecord:
             "scale": [float(v) for v in self.scale],
             "tile": None if self.tile is None else [int(v) for v in self.tile],
         }
+        for part in OPTIONAL_PARTS:
+            if getattr(self, part):
+                out[part] = getattr(self, part)
+                out[f"{part}_sha256"] = getattr(self, f"{part}_sha256")
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PairRecord:
@@ -128,6 +151,11 @@ class PairRecord:
             source_size=(int(size[0]), int(size[1])),
             scale=(float(scale[0]), float(scale[1])),
             tile=None if tile is None else (int(tile[0]), int(tile[1])),
+            **{
+                key: str(data.get(key) or "")
+                for part in OPTIONAL_PARTS
+                for key in (part, f"{part}_sha256")
+            },
         )
 
 
@@ -225,6 +253,9 @@ def compute_fingerprint(template: DatasetTemplate, pairs: Iterable[PairRecord]) 
     h.update(json.dumps(template.to_dict(), sort_keys=True).encode("utf-8"))
     for p in sorted(pairs, key=lambda r: r.name):
         line = f"\n{p.name}\t{p.split}\t{p.image}\t{p.image_sha256}\t{p.mask}\t{p.mask_sha256}"
+        for part in OPTIONAL_PARTS:  # only when present: semantic sets keep their fingerprint
+            if getattr(p, part):
+                line += f"\t{getattr(p, part)}\t{getattr(p, f'{part}_sha256')}"
         h.update(line.encode("utf-8"))
     return h.hexdigest()
 
@@ -337,3 +368,42 @@ def _as_channels(image: np.ndarray, channels: int, path: Path) -> np.ndarray:
     if image.ndim == 3 and image.shape[2] not in (1, 3, 4):
         raise ManifestError(f"{path}: image has {image.shape[2]} channels, expected {channels}")
     return to_channels(image, channels)
+
+
+def load_instances(manifest: Manifest, pair: PairRecord | str) -> np.ndarray | None:
+    """The instance labels of a pair, ``(M, N)`` uint16 or uint32 (0 = background), or None.
+
+    None when the pair has no instance part (its source had no separated objects).
+    """
+    rec = manifest.pair(pair) if isinstance(pair, str) else pair
+    if not rec.instances:
+        return None
+    import tifffile
+
+    path = manifest.path(rec.instances)
+    try:
+        labels = tifffile.imread(path)
+    except (OSError, ValueError) as exc:
+        raise ManifestError(f"{path}: cannot read the instance labels ({exc})") from None
+    if labels.ndim != 2 or labels.dtype.kind not in "ui":
+        raise ManifestError(f"{path}: expected a 2-D integer label image, got {labels.dtype} "
+                            f"{labels.shape}")  # fmt: skip
+    return labels
+
+
+def load_points(manifest: Manifest, pair: PairRecord | str) -> tuple[np.ndarray, tuple[str, ...]]:
+    """The point annotations of a pair: ``(N, 2)`` float ``(x, y)`` and N class names.
+
+    An empty array and ``()`` when the pair has no point part.
+    """
+    rec = manifest.pair(pair) if isinstance(pair, str) else pair
+    if not rec.points:
+        return np.zeros((0, 2), dtype=float), ()
+    path = manifest.path(rec.points)
+    try:
+        items = json.loads(path.read_text(encoding="utf-8"))
+        xy = np.array([[float(d["x"]), float(d["y"])] for d in items], dtype=float)
+        names = tuple(str(d["class"]) for d in items)
+    except (OSError, ValueError, TypeError, KeyError) as exc:
+        raise ManifestError(f"{path}: cannot read the points ({exc})") from None
+    return xy.reshape(-1, 2), names

@@ -17,6 +17,7 @@ __all__ = [
     "COLOR_MODELS",
     "LAYOUTS",
     "FIT_MODES",
+    "TARGETS",
     "SCHEMA_VERSION",
     "TemplateError",
     "ClassSpec",
@@ -29,6 +30,7 @@ IMAGE_TYPES = ("png", "jpg", "bmp", "tif")
 COLOR_MODELS = ("rgb", "grayscale", "binary")
 LAYOUTS = ("separate", "suffix")
 FIT_MODES = ("stretch", "pad", "crop", "tile")
+TARGETS = ("semantic", "instances")
 MIN_SIZE, MAX_SIZE = 16, 16384
 
 _EXTENSION_ALIASES = {"jpeg": "jpg", "tiff": "tif", "gray": "grayscale", "grey": "grayscale"}
@@ -239,6 +241,10 @@ class DatasetTemplate:
         rescaling (the last tile row/column is padded).
     classes : ClassSpec
     split : SplitSpec
+    target : {'semantic', 'instances'}
+        What the data set trains: ``semantic`` a class per pixel; ``instances`` separated
+        objects (nuclei): the prepared set keeps an instance label image per pair and training
+        derives a boundary-aware target from it (:mod:`segkit.instances.targets`).
     """
 
     height: int = 256
@@ -250,6 +256,7 @@ class DatasetTemplate:
     fit: str = "stretch"
     classes: ClassSpec = field(default_factory=ClassSpec)
     split: SplitSpec = field(default_factory=SplitSpec)
+    target: str = "semantic"
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -261,7 +268,8 @@ class DatasetTemplate:
                 raise _bad(name, getattr(self, name), f"an integer from {MIN_SIZE} to {MAX_SIZE}")
             object.__setattr__(self, name, v)
         for name, choices in (("image_type", IMAGE_TYPES), ("color_model", COLOR_MODELS),
-                              ("layout", LAYOUTS), ("fit", FIT_MODES)):  # fmt: skip
+                              ("layout", LAYOUTS), ("fit", FIT_MODES),
+                              ("target", TARGETS)):  # fmt: skip
             object.__setattr__(self, name, _norm_choice(name, getattr(self, name), choices))
         kw = self.mask_keyword
         if not isinstance(kw, str) or not kw or kw.strip() != kw:
@@ -314,6 +322,7 @@ class DatasetTemplate:
             "fit": self.fit,
             "classes": self.classes.to_dict(),
             "split": self.split.to_dict(),
+            "target": self.target,
         }
 
     def to_json(self, *, indent: int = 2) -> str:
