@@ -19,7 +19,7 @@ from segkit.dataset.manifest import (
 )
 from segkit.template import DatasetTemplate
 
-T = DatasetTemplate(height=8, width=8, target="instances")
+T = DatasetTemplate(height=16, width=16, target="instances")
 
 
 def _manifest(root: Path, pair: PairRecord) -> Manifest:
