@@ -33,11 +33,12 @@ _EIGHT = np.ones((3, 3), dtype=bool)
 
 
 def relabel(labels: np.ndarray, *, min_area: int = 0, fill_holes: bool = False) -> np.ndarray:
-    """Renumber instances 1..N in order of their first pixel (row by row).
+    """Renumber instances 1..N, keeping the order of their ids.
 
     Parameters
     ----------
     labels : (M, N) ndarray of int
+        0 background, instances with any non-negative ids.
     min_area : int
         Instances with fewer pixels are removed (set to 0) first.
     fill_holes : bool
@@ -52,20 +53,21 @@ def relabel(labels: np.ndarray, *, min_area: int = 0, fill_holes: bool = False) 
     if arr.ndim != 2 or arr.dtype.kind not in "biu":
         raise ValueError(f"expected an (M, N) integer label image, got {arr.dtype} {arr.shape}")
     arr = arr.astype(np.int64)
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"label ids must be >= 0 (0 = background), found {arr.min()}")
     if fill_holes:
         arr = _fill_holes(arr)
     flat = arr.ravel()
-    if flat.size == 0:
-        return arr.astype(np.uint16)
-    _, first, inverse, counts = np.unique(
-        flat, return_index=True, return_inverse=True, return_counts=True
-    )
-    uniq = flat[first]
-    keep = (uniq > 0) & (counts >= min_area)
-    new = np.zeros(len(uniq), dtype=np.int64)
-    kept = np.flatnonzero(keep)
-    new[kept[np.argsort(first[kept], kind="stable")]] = np.arange(1, len(kept) + 1)
-    dtype = np.uint16 if len(kept) <= np.iinfo(np.uint16).max else np.uint32
+    top = int(flat.max()) if flat.size else 0
+    if top <= 4 * flat.size + 1024:
+        ids, inverse = np.arange(top + 1), flat
+        counts = np.bincount(flat, minlength=top + 1)
+    else:  # few, very large ids
+        ids, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
+    keep = (ids > 0) & (counts > 0) & (counts >= min_area)
+    new = np.zeros(len(ids), dtype=np.int64)
+    new[keep] = np.arange(1, int(keep.sum()) + 1)
+    dtype = np.uint16 if keep.sum() <= np.iinfo(np.uint16).max else np.uint32
     return new[inverse].reshape(arr.shape).astype(dtype)
 
 

@@ -89,7 +89,10 @@ def test_small_objects_are_removed_and_holes_filled():
 
 def test_relabel_is_sequential_and_widens_past_65535():
     labels = np.array([[0, 7, 7], [3, 0, 90]])
-    np.testing.assert_array_equal(relabel(labels), [[0, 1, 1], [2, 0, 3]])
+    np.testing.assert_array_equal(relabel(labels), [[0, 2, 2], [1, 0, 3]])
+    np.testing.assert_array_equal(relabel(labels, min_area=2), [[0, 1, 1], [0, 0, 0]])
+    sparse = np.array([[0, 10**12], [5, 5]], dtype=np.int64)
+    np.testing.assert_array_equal(relabel(sparse), [[0, 2], [1, 1]])
     many = np.arange(1, 70_001, dtype=np.int64).reshape(350, 200)
     out = relabel(many)
     assert out.dtype == np.uint32 and out.max() == 70_000
