@@ -1,6 +1,15 @@
-"""Scoring predictions: NumPy metrics with a stated empty rule, and data set evaluation."""
+"""Scoring predictions: NumPy metrics with a stated empty rule (pixels, objects, instances),
+and data set evaluation."""
 
 from segkit.evaluation.evaluate import EvaluationResult, evaluate, summarize
+from segkit.evaluation.instance_scores import (
+    InstanceMatch,
+    aggregated_jaccard_index,
+    f1_at_iou,
+    match_instances,
+    panoptic_quality,
+    point_detection_scores,
+)
 from segkit.evaluation.scores import (
     dice_score,
     iou_score,
@@ -22,4 +31,10 @@ __all__ = [
     "overlap_scores",
     "match_objects",
     "object_scores",
+    "InstanceMatch",
+    "match_instances",
+    "f1_at_iou",
+    "panoptic_quality",
+    "aggregated_jaccard_index",
+    "point_detection_scores",
 ]

@@ -1,0 +1,43 @@
+"""Separate nuclei: boundary-aware training targets, watershed post-processing, prediction."""
+
+from segkit.instances.postprocess import (
+    DEFAULT_H,
+    DEFAULT_MIN_AREA,
+    connected_components,
+    labels_from_mask,
+    labels_from_probabilities,
+    relabel,
+)
+from segkit.instances.predict import (
+    INSTANCES_SUFFIX,
+    instances_path,
+    predict_instances,
+    save_instances,
+)
+from segkit.instances.targets import (
+    BACKGROUND,
+    BOUNDARY,
+    BOUNDARY_CLASS_NAMES,
+    INTERIOR,
+    make_boundary_target,
+    make_distance_target,
+)
+
+__all__ = [
+    "make_boundary_target",
+    "make_distance_target",
+    "BACKGROUND",
+    "INTERIOR",
+    "BOUNDARY",
+    "BOUNDARY_CLASS_NAMES",
+    "labels_from_probabilities",
+    "labels_from_mask",
+    "connected_components",
+    "relabel",
+    "DEFAULT_MIN_AREA",
+    "DEFAULT_H",
+    "predict_instances",
+    "save_instances",
+    "instances_path",
+    "INSTANCES_SUFFIX",
+]

@@ -1,0 +1,127 @@
+"""Predict instance labels for a raw image of any size, and write them.
+
+The tiled predictor (:func:`segkit.inference.predict_proba`) blends its sliding windows
+into one full-size probability map first; the watershed then runs once on that map, so a
+nucleus on a tile seam is neither cut in two nor counted twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from segkit.instances.postprocess import DEFAULT_H, DEFAULT_MIN_AREA, labels_from_probabilities
+from segkit.instances.targets import BOUNDARY_CLASS_NAMES
+
+if TYPE_CHECKING:
+    from segkit.models.saving import ModelInfo
+
+__all__ = ["INSTANCES_SUFFIX", "predict_instances", "instances_path", "save_instances"]
+
+#: ``NAME.png`` -> ``NAME_instances.tif``
+INSTANCES_SUFFIX = "_instances.tif"
+
+
+def _instance_probabilities(proba: np.ndarray, info: ModelInfo) -> np.ndarray:
+    """What :func:`labels_from_probabilities` takes: the three boundary classes as they are,
+    the foreground probability (``1 - background``) of any other model."""
+    if proba.ndim == 2:
+        return proba
+    if tuple(info.class_names) == BOUNDARY_CLASS_NAMES:
+        return proba
+    return 1.0 - proba[..., 0]
+
+
+def predict_instances(
+    model: Any,
+    image: np.ndarray,
+    *,
+    info: ModelInfo | None = None,
+    tile_size: int | tuple[int, int] | None = None,
+    overlap: float = 0.25,
+    tta: bool = False,
+    threshold: float | None = None,
+    min_area: int = DEFAULT_MIN_AREA,
+    h: float = DEFAULT_H,
+) -> np.ndarray:
+    """Instance labels (one id per nucleus) for a raw image.
+
+    A model whose classes are named :data:`segkit.instances.BOUNDARY_CLASS_NAMES`
+    (background, interior, boundary) is split along its predicted boundaries; any other
+    model (sigmoid or multi-class) by the distance-transform watershed of its foreground
+    ``1 - P(background)``; see :func:`segkit.instances.labels_from_probabilities`.
+
+    Parameters
+    ----------
+    model : keras.Model, path or Run
+        Anything :func:`segkit.models.resolve_model` takes.
+    image : (M, N[, C]) ndarray
+        Any size; see :func:`segkit.inference.predict_proba`.
+    info : ModelInfo, optional
+        As for :func:`segkit.inference.predict_proba`.
+    tile_size, overlap, tta
+        Sliding-window options of :func:`segkit.inference.predict_proba`.
+    threshold : float, optional
+        Foreground probability threshold; default ``info.threshold`` (0.5).
+    min_area : int
+        Objects with fewer pixels (of the raw image) are removed.
+    h : float
+        Marker depth of the distance-transform watershed (foreground models only).
+
+    Returns
+    -------
+    (M, N) uint16 or uint32 ndarray
+        0 background, nuclei 1..N, the raw image's size.
+    """
+    from segkit.inference.predict import predict_proba
+    from segkit.models.resolve import resolve_model
+
+    model, info = resolve_model(model if info is None else (model, info))
+    proba = predict_proba(model, image, info=info, tile_size=tile_size, overlap=overlap, tta=tta)
+    t = info.threshold if threshold is None else float(threshold)
+    return labels_from_probabilities(
+        _instance_probabilities(proba, info), threshold=t, min_area=min_area, h=h
+    )
+
+
+def instances_path(folder: str | Path, image_name: str | Path) -> Path:
+    """``folder / NAME_instances.tif`` for an image file ``NAME.ext``."""
+    return Path(folder) / f"{Path(image_name).stem}{INSTANCES_SUFFIX}"
+
+
+def save_instances(path: str | Path, labels: np.ndarray) -> Path:
+    """Write a label image atomically as a zlib-compressed TIFF that tifffile reads back.
+
+    Parameters
+    ----------
+    path : path
+        A ``.tif`` or ``.tiff`` file, by convention ``NAME_instances.tif``
+        (:func:`instances_path`).
+    labels : (M, N) ndarray of int
+        Written as uint16, or uint32 when an id exceeds 65535.
+
+    Returns
+    -------
+    Path
+    """
+    import tifffile
+
+    from segkit.files import atomic_path
+
+    p = Path(path)
+    if p.suffix.lower() not in (".tif", ".tiff"):
+        raise ValueError(f"{p}: instance labels are written as TIFF; use a .tif name")
+    arr = np.asarray(labels)
+    if arr.ndim != 2 or arr.dtype.kind not in "biu":
+        raise ValueError(f"expected an (M, N) integer label image, got {arr.dtype} {arr.shape}")
+    if arr.size and arr.min() < 0:
+        raise ValueError(f"label ids must be >= 0, found {arr.min()}")
+    top = int(arr.max()) if arr.size else 0
+    if top > np.iinfo(np.uint32).max:
+        raise ValueError(f"label id {top} does not fit in uint32; renumber with relabel()")
+    dtype = np.uint16 if top <= np.iinfo(np.uint16).max else np.uint32
+    with atomic_path(p) as tmp:
+        tifffile.imwrite(tmp, arr.astype(dtype), compression="zlib")
+    return p
