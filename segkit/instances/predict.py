@@ -31,6 +31,9 @@ def _instance_probabilities(proba: np.ndarray, info: ModelInfo) -> np.ndarray:
         return proba
     if tuple(info.class_names) == BOUNDARY_CLASS_NAMES:
         return proba
+    if info.target == "instances":  # background, interior classes..., boundary
+        interior = proba[..., 1:-1].sum(axis=-1)
+        return np.stack([proba[..., 0], interior, proba[..., -1]], axis=-1)
     return 1.0 - proba[..., 0]
 
 

@@ -14,6 +14,8 @@ target, a few more for the distance map).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from scipy import ndimage
 
@@ -22,7 +24,11 @@ __all__ = [
     "INTERIOR",
     "BOUNDARY",
     "BOUNDARY_CLASS_NAMES",
+    "BOUNDARY_NAME",
+    "instance_class_names",
+    "output_class_names",
     "make_boundary_target",
+    "make_instance_target",
     "make_distance_target",
 ]
 
@@ -31,6 +37,18 @@ BACKGROUND, INTERIOR, BOUNDARY = 0, 1, 2
 #: :class:`segkit.models.ModelInfo`, :func:`segkit.instances.predict_instances` knows the
 #: three channels are background, interior and boundary.
 BOUNDARY_CLASS_NAMES = ("background", "interior", "boundary")
+#: The last output class of every model trained on instances (``template.target="instances"``).
+BOUNDARY_NAME = "boundary"
+
+
+def instance_class_names(class_names: tuple[str, ...]) -> tuple[str, ...]:
+    """The output classes of an instance model: the data set's classes, then ``boundary``.
+
+    ``("background", "nucleus")`` gives ``("background", "nucleus", "boundary")``;
+    ``("background", "negative", "positive")`` gives four classes. Every class between the
+    background and the boundary is an interior class.
+    """
+    return (*tuple(class_names), BOUNDARY_NAME)
 
 
 def _labels(labels: np.ndarray) -> np.ndarray:
@@ -42,6 +60,18 @@ def _labels(labels: np.ndarray) -> np.ndarray:
     if arr.dtype.kind not in "iu":
         raise ValueError(f"a label image needs integer ids, got dtype {arr.dtype}")
     return arr
+
+
+def output_class_names(template: Any) -> tuple[str, ...]:
+    """The classes a model trained on data prepared with ``template`` predicts.
+
+    The template's class names; for ``template.target == "instances"`` followed by
+    ``boundary`` (:func:`instance_class_names`).
+    """
+    names = tuple(template.classes.names)
+    if getattr(template, "target", "semantic") == "instances":
+        return instance_class_names(names)
+    return names
 
 
 def make_boundary_target(labels: np.ndarray, *, width: int = 2) -> np.ndarray:
@@ -71,6 +101,39 @@ def make_boundary_target(labels: np.ndarray, *, width: int = 2) -> np.ndarray:
     target = (arr > 0).astype(np.uint8)
     target[(high != low) & (arr > 0)] = BOUNDARY
     return target
+
+
+def make_instance_target(
+    labels: np.ndarray, classes: np.ndarray, *, num_classes: int, width: int = 2
+) -> np.ndarray:
+    """The training target of an instance model with ``num_classes`` data set classes.
+
+    Parameters
+    ----------
+    labels : (M, N) ndarray of int
+        Instance labels (0 background).
+    classes : (M, N) ndarray of int
+        The pair's class-index mask (0 .. num_classes - 1), giving each interior pixel its class
+        (e.g. negative or positive nucleus); an instance pixel the mask calls background is
+        class 1.
+    num_classes : int
+        Classes of the data set (background included); the boundary becomes class
+        ``num_classes``.
+    width : int
+        Boundary band in pixels (see :func:`make_boundary_target`).
+
+    Returns
+    -------
+    (M, N) uint8 ndarray
+        0 background, the mask's class on interiors, ``num_classes`` on boundaries.
+    """
+    three = make_boundary_target(labels, width=width)
+    cls = np.asarray(classes)
+    if cls.shape != three.shape:
+        raise ValueError(f"labels {three.shape} and classes {cls.shape} differ in shape")
+    out = np.where(three == INTERIOR, np.maximum(cls, 1), 0).astype(np.uint8)
+    out[three == BOUNDARY] = num_classes
+    return out
 
 
 def make_distance_target(labels: np.ndarray, *, normalize: bool = True) -> np.ndarray:

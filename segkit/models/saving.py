@@ -66,6 +66,10 @@ class ModelInfo:
     fingerprint : str
         Fingerprint of the prepared data set the model was trained on.
     segkit_version : str
+    target : {'semantic', 'instances'}
+        ``instances``: the model separates objects; its last class is ``boundary`` and the
+        classes between background and boundary are interiors
+        (:func:`segkit.instances.instance_class_names`).
     """
 
     input_shape: tuple[int | None, int | None, int]
@@ -77,6 +81,7 @@ class ModelInfo:
     template: Mapping[str, Any] | None = None
     fingerprint: str = ""
     segkit_version: str = field(default_factory=_segkit_version)
+    target: str = "semantic"
 
     def __post_init__(self) -> None:
         shape = self.input_shape
@@ -113,6 +118,11 @@ class ModelInfo:
             "threshold", self.threshold, minimum=0.0, maximum=1.0, expected=probability
         )
         object.__setattr__(self, "threshold", threshold)
+        _check.check_choice(
+            "target", self.target, ("semantic", "instances"), expected="semantic or instances"
+        )
+        if self.target == "instances" and (k < 3 or names[-1] != "boundary"):
+            raise _bad("class_names", list(names), "an instance model's classes end in 'boundary'")
         if self.template is not None and not isinstance(self.template, Mapping):
             raise _bad("template", self.template, "a template object or null")
         if self.input_shape[2] != (3 if self.color_model == "rgb" else 1):
@@ -147,6 +157,7 @@ class ModelInfo:
             "template": None if self.template is None else dict(self.template),
             "fingerprint": self.fingerprint,
             "segkit_version": self.segkit_version,
+            "target": self.target,
         }
 
     def to_json(self) -> str:
@@ -160,7 +171,7 @@ class ModelInfo:
             raise _bad("format_version", version, f"{INFO_FORMAT_VERSION}")
         known = {
             "input_shape", "num_classes", "class_names", "color_model", "scale", "threshold",
-            "template", "fingerprint", "segkit_version",
+            "template", "fingerprint", "segkit_version", "target",
         }  # fmt: skip
         unknown = sorted(set(data) - known)
         if unknown:
@@ -188,10 +199,15 @@ class ModelInfo:
     ) -> ModelInfo:
         """Info for a model trained on data prepared with ``template`` (a ``DatasetTemplate``)."""
         shape = input_shape or (template.height, template.width, template.channels)
+        from segkit.instances.targets import output_class_names
+
+        names = output_class_names(template)
+        target = getattr(template, "target", "semantic")
         return cls(
             input_shape=tuple(shape),
-            num_classes=template.num_classes,
-            class_names=tuple(template.classes.names),
+            num_classes=len(names),
+            class_names=names,
+            target=target,
             color_model=template.color_model,
             scale=scale,
             threshold=threshold,

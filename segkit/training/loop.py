@@ -24,6 +24,7 @@ import segkit.metrics
 from segkit.dataset.manifest import Manifest, load_manifest
 from segkit.dataset.verify import require_verified
 from segkit.files import atomic_path
+from segkit.instances.targets import output_class_names
 from segkit.models import ModelInfo, build_unet, save_model
 from segkit.runs import Run, load_run, new_run_id
 from segkit.runs.layout import (
@@ -175,7 +176,7 @@ def _train(
         write_run_files(run_dir, config, manifest, env)
     keras.utils.set_random_seed(config.seed)
     template = manifest.template
-    num_classes = template.num_classes
+    num_classes = len(output_class_names(template))
     with info.strategy.scope():
         if state is not None:
             model = keras.models.load_model(run_dir / CHECKPOINTS / state["last"])
@@ -240,7 +241,8 @@ def _fit(
             model, info, train_fn, val_fn if has_val else None,
             epochs=config.epochs, initial_epoch=initial_epoch,
             global_batch_size=per_replica * info.replicas,
-            num_classes=manifest.template.num_classes, callbacks=cbs, threshold=config.threshold,
+            num_classes=len(output_class_names(manifest.template)), callbacks=cbs,
+            threshold=config.threshold,
         )  # fmt: skip
         return
     train_ds = make_dataset(manifest, "train", config, training=True)
@@ -295,7 +297,7 @@ def _finish(
         metrics["best_epoch_logs"] = {k: v for k, v in row.items() if k != "epoch"}
     # A float32 copy outside any distribution strategy: evaluated, drawn and saved.
     keras.mixed_precision.set_global_policy("float32")
-    final = build_model(config, template.channels, template.num_classes)
+    final = build_model(config, template.channels, len(output_class_names(template)))
     final.set_weights(model.get_weights())
     for part in ("val", "test"):
         if manifest.split(part):

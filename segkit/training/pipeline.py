@@ -15,18 +15,41 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from segkit.dataset.manifest import Manifest, PairRecord, load_pair
+from segkit.dataset.manifest import Manifest, ManifestError, PairRecord, load_instances, load_pair
+from segkit.instances.targets import make_instance_target
 from segkit.training.augment import augment_pair, center_crop, random_patch
 from segkit.training.config import TrainConfig
 
-__all__ = ["make_dataset", "load_arrays", "count_batches"]
+__all__ = ["make_dataset", "load_arrays", "load_target", "count_batches"]
 
 AUTOTUNE = tf.data.AUTOTUNE
 
 
+def load_target(manifest: Manifest, pair: PairRecord) -> tuple[np.ndarray, np.ndarray]:
+    """One pair as training reads it: the image and the target class indices ``(H, W)``.
+
+    For a semantic data set the target is the mask. For ``template.target == "instances"``
+    it is derived from the pair's instance labels and mask
+    (:func:`segkit.instances.targets.make_instance_target`): interiors keep the mask's class
+    and the boundary between touching objects is one more class.
+    """
+    image, mask = load_pair(manifest, pair)
+    template = manifest.template
+    if template.target != "instances":
+        return image, mask
+    labels = load_instances(manifest, pair)
+    if labels is None:
+        raise ManifestError(
+            f"{manifest.root}: pair {pair.name!r} has no instance labels, but the template's "
+            "target is 'instances'; prepare the data set from a source with separated objects"
+        )
+    return image, make_instance_target(labels, mask, num_classes=template.num_classes)
+
+
 def load_arrays(manifest: Manifest, pairs: Sequence[PairRecord]) -> tuple[np.ndarray, np.ndarray]:
-    """All ``pairs`` in memory: images ``(N, H, W, C)`` uint8 and masks ``(N, H, W)`` uint8."""
-    loaded = [load_pair(manifest, p) for p in pairs]
+    """All ``pairs`` in memory: images ``(N, H, W, C)`` uint8 and targets ``(N, H, W)`` uint8
+    (see :func:`load_target`)."""
+    loaded = [load_target(manifest, p) for p in pairs]
     return np.stack([i for i, _ in loaded]), np.stack([m for _, m in loaded])
 
 
@@ -36,7 +59,7 @@ def _decoded(manifest: Manifest, pairs: Sequence[PairRecord], input_context: Any
     records = tuple(pairs)
 
     def load(index: Any) -> tuple[np.ndarray, np.ndarray]:
-        image, mask = load_pair(manifest, records[int(index)])
+        image, mask = load_target(manifest, records[int(index)])
         return image, mask[..., None]
 
     def decode(index: Any) -> tuple[Any, Any]:
