@@ -128,8 +128,9 @@ def describe_links_outside(links: tuple[str, ...] | list[str], *, max_items: int
         return ""
     named = ", ".join(links[:max_items])
     more = f" and {len(links) - max_items} more" if len(links) > max_items else ""
-    links_leave = "link leaves" if len(links) == 1 else "links leave"
+    one = len(links) == 1
+    verbs = "link leaves the source and was" if one else "links leave the source and were"
     return (
-        f"{len(links)} {links_leave} the source and were not followed: {named}{more} "
-        "(--follow-symlinks follows them)"
+        f"{len(links)} {verbs} not followed: {named}{more} "
+        f"(--follow-symlinks follows {'it' if one else 'them'})"
     )
