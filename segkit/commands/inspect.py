@@ -27,6 +27,11 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
         help=r"regex on relative paths; its group is the key, e.g. 'img(.*)\.tif'",
     )
     g.add_argument("--mask-pattern", metavar="REGEX", help=r"e.g. 'mask(.*)\.tif'")
+    g.add_argument(
+        "--follow-symlinks",
+        action="store_true",
+        help="also follow links whose target lies outside SRC (by default they are listed)",
+    )
 
 
 def source_layout_from_args(args: argparse.Namespace) -> SourceLayout:
@@ -38,6 +43,7 @@ def source_layout_from_args(args: argparse.Namespace) -> SourceLayout:
         mask_dir=args.mask_dir,
         image_pattern=args.image_pattern,
         mask_pattern=args.mask_pattern,
+        follow_symlinks=args.follow_symlinks,
     )
 
 

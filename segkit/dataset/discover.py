@@ -20,7 +20,6 @@ reason, never paired.
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 from collections import defaultdict
 from dataclasses import dataclass
@@ -39,7 +38,7 @@ from segkit.dataset.layouts import (
 )
 from segkit.dataset.layouts.separate import IMAGE_DIR_NAMES, MASK_DIR_NAMES
 from segkit.dataset.layouts.suffix import COMMON_KEYWORDS as COMMON_KEYWORDS  # re-exported
-from segkit.imaging import IMAGE_EXTENSIONS
+from segkit.dataset.walk import walk_source
 from segkit.validation import FieldChecker
 
 __all__ = [
@@ -72,6 +71,9 @@ class SourceLayout:
     image_pattern, mask_pattern : str, optional
         For ``pattern``: regular expressions searched in each file's relative path; the named
         group ``key`` (or the first group) must be equal for an image and its mask.
+    follow_symlinks : bool, default False
+        Also follow links whose target lies outside the source (see
+        :mod:`segkit.dataset.walk`); by default they are listed in ``Discovery.links_outside``.
     """
 
     layout: str = AUTO
@@ -80,6 +82,7 @@ class SourceLayout:
     mask_dir: str | None = None
     image_pattern: str | None = None
     mask_pattern: str | None = None
+    follow_symlinks: bool = False
 
     def __post_init__(self) -> None:
         _check.check_choice("layout", self.layout, SOURCE_LAYOUTS)
@@ -146,6 +149,7 @@ class SourceLayout:
             "mask_dir": self.mask_dir,
             "image_pattern": self.image_pattern,
             "mask_pattern": self.mask_pattern,
+            "follow_symlinks": self.follow_symlinks,
         }
 
 
@@ -177,7 +181,10 @@ class SourcePair:
 
 @dataclass(frozen=True)
 class Discovery:
-    """The pairs found in a source data set and the files left over."""
+    """The pairs found in a source data set and the files left over.
+
+    ``links_outside`` names the links whose target lies outside the source: not followed.
+    """
 
     root: Path
     layout: str
@@ -187,20 +194,7 @@ class Discovery:
     masks_without_image: tuple[str, ...]
     unrelated: tuple[UnmatchedFile, ...]
     other_files: tuple[str, ...]
-
-
-def _walk(root: Path) -> tuple[list[str], list[str]]:
-    images: list[str] = []
-    others: list[str] = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith((".", "__")))
-        rel_dir = Path(dirpath).relative_to(root).as_posix()
-        for f in sorted(filenames):
-            if f.startswith("."):
-                continue
-            rel = f if rel_dir == "." else f"{rel_dir}/{f}"
-            (images if f.lower().endswith(IMAGE_EXTENSIONS) else others).append(rel)
-    return images, others
+    links_outside: tuple[str, ...] = ()
 
 
 def _detect(files: list[str], request: Request) -> tuple[str, Found]:
@@ -253,13 +247,19 @@ def discover_pairs(
     Returns
     -------
     Discovery
+
+    Notes
+    -----
+    Links whose target lies outside ``src`` are not followed unless the layout says
+    ``follow_symlinks``; see :mod:`segkit.dataset.walk`.
     """
     root = Path(src)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such source folder")
     opts = layout if isinstance(layout, SourceLayout) else SourceLayout(layout=layout)
     request = opts.request(root, mask_keyword)
-    files, others = _walk(root)
+    walked = walk_source(root, follow_symlinks=opts.follow_symlinks)
+    files = list(walked.images)
     chosen = opts.resolved
     if chosen == AUTO:
         chosen, found = _detect(files, request)
@@ -273,5 +273,6 @@ def discover_pairs(
         images_without_mask=tuple(sorted(found.images_without_mask)),
         masks_without_image=tuple(sorted(found.masks_without_image)),
         unrelated=tuple(sorted(found.unrelated, key=lambda u: u.file)),
-        other_files=tuple(others),
+        other_files=walked.others,
+        links_outside=walked.links_outside,
     )

@@ -12,12 +12,13 @@ import functools
 import hashlib
 import json
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from segkit.dataset.discover import Discovery, SourceLayout, SourcePair, discover_pairs
-from segkit.dataset.pool import default_workers, imap_unordered
+from segkit.dataset.pool import default_workers, imap_unordered, workers_for_images
+from segkit.dataset.walk import describe_links_outside
 from segkit.imaging import (
     DEFAULT_MAX_PIXELS,
     ImageReadError,
@@ -62,6 +63,10 @@ class InspectReport:
         Counts by format (``"uint16 gray"``) and by size (``"512x512"``, width x height).
     other_files : tuple of str
         Files that are not images (by extension).
+    links_outside : tuple of str
+        Links whose target lies outside the source: not followed (``--follow-symlinks``).
+    workers : int
+        Processes that decoded the files (fewer than asked when the largest image needs it).
     """
 
     root: Path
@@ -79,6 +84,8 @@ class InspectReport:
     image_formats: dict[str, int]
     image_sizes: dict[str, int]
     other_files: tuple[str, ...] = ()
+    links_outside: tuple[str, ...] = ()
+    workers: int = 1
 
     @property
     def n_pairs(self) -> int:
@@ -104,6 +111,8 @@ class InspectReport:
             "image_formats": dict(self.image_formats),
             "image_sizes": dict(self.image_sizes),
             "other_files": list(self.other_files),
+            "links_outside": list(self.links_outside),
+            "workers": self.workers,
         }
 
     def to_json(self) -> str:
@@ -157,6 +166,8 @@ class InspectReport:
         lines += listing("duplicate images (same pixels)", [" = ".join(d) for d in self.duplicates])
         if self.other_files:
             lines.append(f"other files (not images): {len(self.other_files)}")
+        if self.links_outside:
+            lines.append(describe_links_outside(self.links_outside, max_items=max_items))
         return "\n".join(lines)
 
 
@@ -262,12 +273,16 @@ def inspect_dataset(
     items: list[tuple[str, SourcePair | None]] = [(p.image, p) for p in discovery.pairs]
     items += [(f, None) for f in discovery.images_without_mask]
     n_workers = max(1, min(workers or default_workers(), len(items) // 4 or 1))
+    files = [f for image, pair in items for f in (image, *(pair.masks if pair else ()))]
+    n_workers = workers_for_images(
+        n_workers, (discovery.root / f for f in files), max_pixels=max_pixels
+    )
     func = functools.partial(_inspect_one, root=str(discovery.root), max_pixels=max_pixels)
     results = sorted(
         imap_unordered(func, items, workers=n_workers, n_items=len(items)),
         key=lambda r: r["image"],
     )
-    return _report(discovery, results)
+    return replace(_report(discovery, results), workers=n_workers)
 
 
 def _report(discovery: Discovery, results: list[dict[str, Any]]) -> InspectReport:
@@ -332,4 +347,5 @@ def _report(discovery: Discovery, results: list[dict[str, Any]]) -> InspectRepor
         image_formats=dict(formats),
         image_sizes=dict(sizes),
         other_files=discovery.other_files,
+        links_outside=discovery.links_outside,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
 from typing import Any, TypeVar
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "imap_unordered",
     "memory_bounded_workers",
     "tune_worker_malloc",
+    "workers_for_images",
 ]
 
 T = TypeVar("T")
@@ -81,6 +83,30 @@ def memory_bounded_workers(workers: int, largest_pixels: int, *, budget: int | N
         budget = int(available * MEMORY_SHARE)
     per_worker = WORKER_BASELINE + BYTES_PER_PIXEL * max(0, int(largest_pixels))
     return max(1, min(workers, budget // per_worker))
+
+
+def workers_for_images(workers: int, paths: Iterable[str | Path], *, max_pixels: int | None) -> int:
+    """:func:`memory_bounded_workers` for the largest image of ``paths``, read from headers.
+
+    Reading a header does not decode the pixels (about 0.1 ms a file), so a small file that
+    decodes to a huge image is seen before any worker starts. A file whose header does not
+    read, or whose pixels exceed ``max_pixels`` (refused from its header, never decoded),
+    counts nothing. With ``workers`` 1 no header is read.
+    """
+    if workers <= 1:
+        return 1
+    from segkit.imaging import ImageReadError, image_size
+
+    largest = 0
+    for path in paths:
+        try:
+            rows, cols = image_size(path)
+        except ImageReadError:
+            continue
+        pixels = rows * cols
+        if max_pixels is None or pixels <= max_pixels:
+            largest = max(largest, pixels)
+    return memory_bounded_workers(workers, largest)
 
 
 def tune_worker_malloc() -> bool:

@@ -8,17 +8,17 @@ writes and forgets one pair at a time.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from segkit.dataset.discover import Discovery, SourceLayout, SourcePair, discover_pairs
+from segkit.dataset.discover import Discovery, SourceLayout, discover_pairs
 from segkit.dataset.manifest import (
     FORMAT_VERSION,
     MANIFEST_NAME,
@@ -30,97 +30,23 @@ from segkit.dataset.manifest import (
     compute_fingerprint,
     load_manifest,
 )
-from segkit.dataset.pool import default_workers, imap_unordered
+from segkit.dataset.plan import OutputCheck, check_outputs, files_to_decode, plan_tasks
+from segkit.dataset.pool import default_workers, imap_unordered, workers_for_images
+from segkit.dataset.prepare_report import PrepareReport
 from segkit.dataset.process import PairTask, TaskContext, TaskResult, process_pair
-from segkit.dataset.split import assign_splits, group_of
-from segkit.dataset.transaction import FolderTransaction
+from segkit.dataset.transaction import FolderBusyError, FolderTransaction
+from segkit.dataset.verify import keep_checked
 from segkit.imaging import DEFAULT_MAX_PIXELS
 from segkit.template import DatasetTemplate, load_template, parse_template
 
 __all__ = ["PrepareError", "PrepareReport", "prepare_dataset"]
 
 
+LINK_OUTSIDE = "link to a target outside the source, not followed (--follow-symlinks)"
+
+
 class PrepareError(ValueError):
     """``prepare`` cannot go on (no pairs, a bad file with ``strict``, a refused folder)."""
-
-
-@dataclass(frozen=True)
-class PrepareReport:
-    """What :func:`prepare_dataset` did.
-
-    Attributes
-    ----------
-    dst : Path
-    manifest : Manifest
-        The manifest of the data set now at ``dst``.
-    layout : str
-        Source layout used (detected or named).
-    encoded, reused : int
-        Source pairs converted now, and source pairs whose earlier outputs were kept.
-    skipped : tuple of SkippedFile
-        Files that did not decode, mismatched sizes, unpaired and unrelated files.
-    up_to_date : bool
-        ``dst`` already held exactly this data set; nothing was written.
-    seconds : float
-    """
-
-    dst: Path
-    manifest: Manifest
-    layout: str
-    encoded: int
-    reused: int
-    skipped: tuple[SkippedFile, ...] = ()
-    up_to_date: bool = False
-    seconds: float = 0.0
-    workers: int = 1
-    extra: Mapping[str, Any] = field(default_factory=dict)
-
-    @property
-    def counts(self) -> dict[str, int]:
-        return self.manifest.counts
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "dst": str(self.dst),
-            "layout": self.layout,
-            "fingerprint": self.manifest.fingerprint,
-            "counts": self.counts,
-            "pairs": len(self.manifest.pairs),
-            "encoded": self.encoded,
-            "reused": self.reused,
-            "up_to_date": self.up_to_date,
-            "seconds": round(self.seconds, 3),
-            "workers": self.workers,
-            "skipped": [s.to_dict() for s in self.skipped],
-        }
-
-    def format(self, *, max_items: int = 20) -> str:
-        """A short human-readable summary."""
-        c = self.counts
-        lines = [
-            f"prepared data set: {self.dst}",
-            f"  source layout: {self.layout}",
-            f"  pairs: {len(self.manifest.pairs)} (train {c['train']}, val {c['val']}, "
-            f"test {c['test']})",
-            f"  template: {self.manifest.template.height}x{self.manifest.template.width} "
-            f"{self.manifest.template.image_type} {self.manifest.template.color_model}, "
-            f"fit {self.manifest.template.fit}, {self.manifest.template.num_classes} classes",
-            f"  fingerprint: {self.manifest.fingerprint}",
-        ]
-        if self.up_to_date:
-            lines.append("  already up to date: nothing written")
-        else:
-            lines.append(
-                f"  source pairs encoded: {self.encoded}, reused unchanged: {self.reused} "
-                f"({self.seconds:.1f} s, {self.workers} worker(s))"
-            )
-        if self.skipped:
-            lines.append(f"  skipped files: {len(self.skipped)}")
-            for s in self.skipped[:max_items]:
-                lines.append(f"    {s.file}: {s.reason}")
-            if len(self.skipped) > max_items:
-                lines.append(f"    ... and {len(self.skipped) - max_items} more (see manifest)")
-        return "\n".join(lines)
 
 
 def _as_template(template: DatasetTemplate | Mapping[str, Any] | str | Path) -> DatasetTemplate:
@@ -142,64 +68,6 @@ def _check_folders(src: Path, dst: Path) -> None:
         raise FileExistsError(f"{dst} exists and is not a folder")
 
 
-def _plan(
-    discovery: Discovery, template: DatasetTemplate, previous: Manifest | None
-) -> list[PairTask]:
-    pairs = _keep_previous_names(discovery.pairs, previous)
-    pattern = template.split.group_pattern
-    groups = {p.name: group_of(p.image, p.name, pattern) for p in pairs}
-    earlier = None
-    if previous is not None and previous.template.split == template.split:
-        earlier = {r.group: r.split for r in previous.pairs}
-    parts = assign_splits(groups.values(), template.split, earlier)
-    old: dict[str, list[dict[str, Any]]] = {}
-    if previous is not None and previous.template == template:
-        for r in previous.pairs:
-            old.setdefault(r.source_image, []).append(r.to_dict())
-    tasks = []
-    for p in pairs:
-        split = parts[groups[p.name]]
-        prev = old.get(p.image, [])
-        usable = bool(prev) and all(
-            r["split"] == split
-            and (r["name"] == p.name or r["name"].startswith(p.name + "__r"))
-            and r["source_mask"] == (p.mask_folder or p.masks[0])
-            for r in prev
-        )
-        tasks.append(
-            PairTask(
-                name=p.name,
-                split=split,
-                group=groups[p.name],
-                image=p.image,
-                masks=p.masks,
-                mask_folder=p.mask_folder,
-                previous=tuple(prev) if usable else (),
-            )
-        )
-    return tasks
-
-
-def _keep_previous_names(
-    pairs: tuple[SourcePair, ...], previous: Manifest | None
-) -> tuple[SourcePair, ...]:
-    """A source pair keeps the name an earlier run gave it, even when a new file with the same
-    stem arrived since (which makes fresh names get a hash suffix)."""
-    if previous is None:
-        return pairs
-    old = {
-        r.source_image: r.name.rsplit("__r", 1)[0] if r.tile is not None else r.name
-        for r in previous.pairs
-    }
-    wanted = {p.image: old.get(p.image, p.name) for p in pairs}
-    counts: dict[str, int] = {}
-    for name in wanted.values():
-        counts[name] = counts.get(name, 0) + 1
-    return tuple(
-        replace(p, name=wanted[p.image]) if counts[wanted[p.image]] == 1 else p for p in pairs
-    )
-
-
 def _results(tasks: list[PairTask], ctx: TaskContext, workers: int) -> Iterator[TaskResult]:
     return imap_unordered(
         functools.partial(process_pair, ctx=ctx), tasks, workers=workers, n_items=len(tasks)
@@ -210,7 +78,8 @@ def _unpaired(discovery: Discovery) -> list[SkippedFile]:
     out = [SkippedFile(f, "image without a mask") for f in discovery.images_without_mask]
     out += [SkippedFile(f, "mask without an image") for f in discovery.masks_without_image]
     out += [SkippedFile(u.file, u.reason) for u in discovery.unrelated]
-    return out
+    out += [SkippedFile(f, LINK_OUTSIDE) for f in discovery.links_outside]
+    return sorted(out, key=lambda s: s.file)
 
 
 def _write_manifest(folder: Path, manifest: Manifest) -> None:
@@ -274,51 +143,44 @@ def prepare_dataset(
     src_path = Path(src).resolve()
     dst_path = Path(dst).resolve()
     _check_folders(src_path, dst_path)
-    previous: Manifest | None = None
-    dst_has_content = dst_path.is_dir() and any(dst_path.iterdir())
-    if dst_has_content:
+    with contextlib.ExitStack() as stack:
         try:
-            previous = load_manifest(dst_path)
-        except ManifestError:
-            previous = None
-        if not overwrite and (previous is None or previous.template != template):
-            raise FileExistsError(
-                f"{dst_path} exists and is not this data set; pass --overwrite "
-                "(overwrite=True) to replace it"
+            tx = stack.enter_context(FolderTransaction(dst_path))
+        except FolderBusyError as exc:
+            raise PrepareError(str(exc)) from None
+        previous, check_only = _previous(dst_path, template, overwrite)
+        discovery = discover_pairs(src_path, source_layout, mask_keyword=template.mask_keyword)
+        if not discovery.pairs:
+            raise PrepareError(
+                f"{src_path}: no image/mask pairs found (layout {discovery.layout}); name the "
+                "layout (--source-layout), the folders (--image-dir/--mask-dir) or patterns "
+                "(--image-pattern/--mask-pattern); `segkit inspect` lists what was found"
             )
-    check_only = dst_has_content and not overwrite
-
-    discovery = discover_pairs(src_path, source_layout, mask_keyword=template.mask_keyword)
-    if not discovery.pairs:
-        raise PrepareError(
-            f"{src_path}: no image/mask pairs found (layout {discovery.layout}); name the layout "
-            "(--source-layout), the folders (--image-dir/--mask-dir) or patterns "
-            "(--image-pattern/--mask-pattern); `segkit inspect` lists what was found"
+        outputs = check_outputs(plan_tasks(discovery, template, previous), previous)
+        tasks = outputs.tasks
+        if check_only:
+            _check_unchanged(dst_path, tasks, previous)
+        # Without --overwrite an unchanged source is only ever checked, unless earlier outputs
+        # were damaged: then they are encoded again (a new folder, swapped in).
+        write = not check_only or bool(outputs.damaged)
+        n_workers = workers_for_images(
+            max(1, min(workers or default_workers(), len(tasks))),
+            (src_path / f for f in files_to_decode(tasks, refuse_changes=check_only)),
+            max_pixels=max_pixels,
         )
-    tasks = _plan(discovery, template, previous)
-    unpaired = _unpaired(discovery)
-    if check_only:
-        _check_unchanged(dst_path, tasks, previous)
-    n_workers = max(1, min(workers or default_workers(), len(tasks)))
-
-    with FolderTransaction(dst_path) as tx:
-        if not check_only:
-            tmp = tx.create()
-            for part in SPLIT_PARTS:
-                (tmp / part).mkdir()
-                if template.layout == "separate":
-                    (tmp / part / "images").mkdir()
-                    (tmp / part / "masks").mkdir()
+        if write:
+            _create_folders(tx, template)
         ctx = TaskContext(
             src=str(src_path),
             out=str(tx.tmp),
             template=template.to_dict(),
             max_pixels=max_pixels,
             previous_root=str(dst_path) if previous is not None else None,
-            check_only=check_only,
+            check_only=not write,
+            refuse_changes=check_only,
         )
         records, problems, encoded, reused = _run_all(tasks, ctx, n_workers, strict, progress)
-        if check_only:
+        if not write:
             assert previous is not None
             report = _up_to_date_report(dst_path, previous, records, discovery, start, n_workers)
             if report is not None:
@@ -331,31 +193,80 @@ def prepare_dataset(
             raise PrepareError(
                 f"{src_path}: every pair failed; first problem: {first.file}: {first.reason}"
             )
-        pairs = tuple(sorted((PairRecord.from_dict(r) for r in records), key=lambda r: r.name))
-        manifest = Manifest(
-            root=dst_path,
-            template=template,
-            fingerprint=compute_fingerprint(template, pairs),
-            source=str(src_path),
-            segkit_version=_segkit_version(),
-            pairs=pairs,
-            skipped=tuple(problems + unpaired),
-            created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
-            format_version=FORMAT_VERSION,
-            extra={"source_layout": discovery.layout},
-        )
-        _write_manifest(tx.tmp, manifest)
+        skipped = tuple(problems + _unpaired(discovery))
+        _write_manifest(tx.tmp, _new_manifest(dst_path, template, records, skipped, discovery))
         tx.commit()
+        manifest = load_manifest(dst_path)
+        keep_checked(manifest, outputs.entries)
     return PrepareReport(
         dst=dst_path,
-        manifest=load_manifest(dst_path),
+        manifest=manifest,
         layout=discovery.layout,
         encoded=encoded,
         reused=reused,
-        skipped=tuple(problems + unpaired),
+        skipped=skipped,
         seconds=time.perf_counter() - start,
         workers=n_workers,
+        repaired=_repaired(outputs, tasks),
+        links_outside=discovery.links_outside,
     )
+
+
+def _previous(
+    dst: Path, template: DatasetTemplate, overwrite: bool
+) -> tuple[Manifest | None, bool]:
+    """The manifest of the data set at ``dst`` (None if none), and whether only to check it."""
+    if not (dst.is_dir() and any(dst.iterdir())):
+        return None, False
+    try:
+        previous: Manifest | None = load_manifest(dst)
+    except ManifestError:
+        previous = None
+    if not overwrite and (previous is None or previous.template != template):
+        raise FileExistsError(
+            f"{dst} exists and is not this data set; pass --overwrite (overwrite=True) to "
+            "replace it"
+        )
+    return previous, not overwrite
+
+
+def _create_folders(tx: FolderTransaction, template: DatasetTemplate) -> None:
+    tmp = tx.create()
+    for part in SPLIT_PARTS:
+        (tmp / part).mkdir()
+        if template.layout == "separate":
+            (tmp / part / "images").mkdir()
+            (tmp / part / "masks").mkdir()
+
+
+def _new_manifest(
+    dst: Path,
+    template: DatasetTemplate,
+    records: list[dict[str, Any]],
+    skipped: tuple[SkippedFile, ...],
+    discovery: Discovery,
+) -> Manifest:
+    pairs = tuple(sorted((PairRecord.from_dict(r) for r in records), key=lambda r: r.name))
+    return Manifest(
+        root=dst,
+        template=template,
+        fingerprint=compute_fingerprint(template, pairs),
+        source=str(discovery.root),
+        segkit_version=_segkit_version(),
+        pairs=pairs,
+        skipped=skipped,
+        created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        format_version=FORMAT_VERSION,
+        extra={"source_layout": discovery.layout},
+    )
+
+
+def _repaired(outputs: OutputCheck, tasks: list[PairTask]) -> tuple[str, ...]:
+    """The damaged outputs of the pairs this run prepared (encoded again)."""
+    planned = {
+        f for t in tasks if not t.outputs_ok for r in t.previous for f in (r["image"], r["mask"])
+    }
+    return tuple(f for f in outputs.damaged if f in planned)
 
 
 def _run_all(
@@ -424,6 +335,7 @@ def _up_to_date_report(
         up_to_date=True,
         seconds=time.perf_counter() - start,
         workers=workers,
+        links_outside=discovery.links_outside,
     )
 
 

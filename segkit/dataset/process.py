@@ -44,7 +44,8 @@ class PairTask:
 
     ``previous`` holds the manifest records an earlier run wrote for the same source pair
     (same template, name and split part): when the source bytes still hash the same, those
-    output files are linked instead of encoded again.
+    output files are linked instead of encoded again, unless ``outputs_ok`` is false (an
+    output file no longer has the SHA-256 its record lists: it is encoded again).
     """
 
     name: str
@@ -54,11 +55,18 @@ class PairTask:
     masks: tuple[str, ...]
     mask_folder: str | None = None
     previous: tuple[dict[str, Any], ...] = ()
+    outputs_ok: bool = True
 
 
 @dataclass(frozen=True)
 class TaskContext:
-    """What every task shares: folders, the template and limits."""
+    """What every task shares: folders, the template and limits.
+
+    ``check_only``: write nothing; a pair whose earlier outputs cannot be reused is
+    ``"changed"``. ``refuse_changes``: a pair whose source differs from the earlier run (or
+    that failed then and decodes now) is ``"changed"``; one whose source is the same but whose
+    outputs were damaged is encoded again.
+    """
 
     src: str
     out: str
@@ -66,6 +74,7 @@ class TaskContext:
     max_pixels: int | None
     previous_root: str | None = None
     check_only: bool = False
+    refuse_changes: bool = False
 
 
 @dataclass(frozen=True)
@@ -107,13 +116,19 @@ def _link(src: Path, dst: Path) -> None:
         shutil.copyfile(src, dst)
 
 
+def _same_source(task: PairTask, img_sha: str, mask_sha: str) -> bool:
+    return bool(task.previous) and all(
+        r.get("source_image_sha256") == img_sha and r.get("source_mask_sha256") == mask_sha
+        for r in task.previous
+    )
+
+
 def _reuse(task: PairTask, ctx: TaskContext, img_sha: str, mask_sha: str) -> TaskResult | None:
     prev = task.previous
-    if not prev or ctx.previous_root is None:
-        return None
-    if any(
-        r.get("source_image_sha256") != img_sha or r.get("source_mask_sha256") != mask_sha
-        for r in prev
+    if (
+        not task.outputs_ok
+        or ctx.previous_root is None
+        or not _same_source(task, img_sha, mask_sha)
     ):
         return None
     root = Path(ctx.previous_root)
@@ -148,7 +163,9 @@ def process_pair(task: PairTask, ctx: TaskContext) -> TaskResult:
     if reused is not None:
         return reused
     changed = TaskResult("changed", problems=((task.image, "changed since the last run"),))
-    if ctx.check_only and task.previous:
+    if task.previous and (
+        ctx.check_only or (ctx.refuse_changes and not _same_source(task, img_sha, mask_sha))
+    ):
         return changed
 
     current = task.image
@@ -176,7 +193,7 @@ def process_pair(task: PairTask, ctx: TaskContext) -> TaskResult:
             "skip",
             problems=((task.image, f"image is {w}x{h} but its mask {current} is {mw}x{mh}"),),
         )
-    if ctx.check_only:  # it failed last time and decodes now
+    if ctx.refuse_changes and not task.previous:  # it failed last time and decodes now
         return changed
     source = {
         "source_image": task.image,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,16 @@ from typing import Any
 from segkit.dataset.manifest import MANIFEST_NAME, Manifest, load_manifest
 from segkit.files import atomic_write_text, sha256_file
 
-__all__ = ["CACHE_NAME", "VerifyError", "VerifyReport", "verify_dataset", "require_verified"]
+__all__ = [
+    "CACHE_NAME",
+    "FileCheck",
+    "VerifyError",
+    "VerifyReport",
+    "check_listed_files",
+    "keep_checked",
+    "require_verified",
+    "verify_dataset",
+]
 
 CACHE_NAME = "verify-cache.json"
 _CACHE_VERSION = 1
@@ -178,6 +187,39 @@ def verify_dataset(dst: str | Path, *, use_cache: bool = True) -> VerifyReport:
         When ``DST/manifest.json`` is missing or invalid.
     """
     manifest = load_manifest(dst)
+    check = check_listed_files(manifest, use_cache=use_cache)
+    listed = _listed_files(manifest)
+    extra = [rel for rel in _present_files(manifest.root) if rel not in listed]
+    return VerifyReport(
+        root=manifest.root,
+        checked=len(listed),
+        hashed=check.hashed,
+        missing=check.missing,
+        changed=check.changed,
+        extra=tuple(extra),
+    )
+
+
+@dataclass(frozen=True)
+class FileCheck:
+    """The files a manifest lists, checked against their SHA-256 (see :func:`check_listed_files`).
+
+    ``entries`` maps each present file to its cache entry (size, modification time, change
+    time, inode, SHA-256 found).
+    """
+
+    missing: tuple[str, ...]
+    changed: tuple[str, ...]
+    hashed: int
+    entries: Mapping[str, list[Any]]
+
+
+def check_listed_files(manifest: Manifest, *, use_cache: bool = True) -> FileCheck:
+    """Hash every file ``manifest`` lists (through the stat cache) and compare.
+
+    ``segkit prepare`` calls this before it reuses earlier outputs. With ``use_cache`` the
+    cache is read, and written back when it changed.
+    """
     root = manifest.root
     listed = _listed_files(manifest)
     cache = _read_cache(root, manifest.fingerprint) if use_cache else {}
@@ -201,17 +243,32 @@ def verify_dataset(dst: str | Path, *, use_cache: bool = True) -> VerifyReport:
         new_cache[rel] = [*key, digest]
         if digest != listed[rel]:
             changed.append(rel)
-    extra = [rel for rel in _present_files(root) if rel not in listed]
     if use_cache and new_cache != cache:
         _write_cache(root, manifest.fingerprint, new_cache)
-    return VerifyReport(
-        root=root,
-        checked=len(listed),
-        hashed=hashed,
-        missing=tuple(missing),
-        changed=tuple(changed),
-        extra=tuple(extra),
-    )
+    return FileCheck(tuple(missing), tuple(changed), hashed, new_cache)
+
+
+def keep_checked(manifest: Manifest, checked: Mapping[str, list[Any]]) -> None:
+    """Start ``manifest``'s cache with files checked in another folder and hard-linked here.
+
+    ``checked`` holds cache entries from :func:`check_listed_files` under the earlier folder.
+    Linking a file changes its change time, so an entry is kept when the file here still has
+    the size, modification time and inode it had when it was hashed, and its SHA-256 is the
+    one the manifest lists.
+    """
+    listed = _listed_files(manifest)
+    files: dict[str, list[Any]] = {}
+    for rel, entry in checked.items():
+        if listed.get(rel) != entry[4]:
+            continue
+        try:
+            key = _stat_key((manifest.root / rel).stat())
+        except OSError:
+            continue
+        if [key[0], key[1], key[3]] == [entry[0], entry[1], entry[3]]:
+            files[rel] = [*key, entry[4]]
+    if files:
+        _write_cache(manifest.root, manifest.fingerprint, files)
 
 
 def require_verified(dst: str | Path) -> VerifyReport:
