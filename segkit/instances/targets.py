@@ -14,10 +14,10 @@ target, a few more for the distance map).
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from scipy import ndimage
+
+from segkit.template.spec import BOUNDARY_NAME, instance_class_names, output_class_names
 
 __all__ = [
     "BACKGROUND",
@@ -37,18 +37,6 @@ BACKGROUND, INTERIOR, BOUNDARY = 0, 1, 2
 #: :class:`segkit.models.ModelInfo`, :func:`segkit.instances.predict_instances` knows the
 #: three channels are background, interior and boundary.
 BOUNDARY_CLASS_NAMES = ("background", "interior", "boundary")
-#: The last output class of every model trained on instances (``template.target="instances"``).
-BOUNDARY_NAME = "boundary"
-
-
-def instance_class_names(class_names: tuple[str, ...]) -> tuple[str, ...]:
-    """The output classes of an instance model: the data set's classes, then ``boundary``.
-
-    ``("background", "nucleus")`` gives ``("background", "nucleus", "boundary")``;
-    ``("background", "negative", "positive")`` gives four classes. Every class between the
-    background and the boundary is an interior class.
-    """
-    return (*tuple(class_names), BOUNDARY_NAME)
 
 
 def _labels(labels: np.ndarray) -> np.ndarray:
@@ -60,18 +48,6 @@ def _labels(labels: np.ndarray) -> np.ndarray:
     if arr.dtype.kind not in "iu":
         raise ValueError(f"a label image needs integer ids, got dtype {arr.dtype}")
     return arr
-
-
-def output_class_names(template: Any) -> tuple[str, ...]:
-    """The classes a model trained on data prepared with ``template`` predicts.
-
-    The template's class names; for ``template.target == "instances"`` followed by
-    ``boundary`` (:func:`instance_class_names`).
-    """
-    names = tuple(template.classes.names)
-    if getattr(template, "target", "semantic") == "instances":
-        return instance_class_names(names)
-    return names
 
 
 def make_boundary_target(labels: np.ndarray, *, width: int = 2) -> np.ndarray:

@@ -199,7 +199,7 @@ class ModelInfo:
     ) -> ModelInfo:
         """Info for a model trained on data prepared with ``template`` (a ``DatasetTemplate``)."""
         shape = input_shape or (template.height, template.width, template.channels)
-        from segkit.instances.targets import output_class_names
+        from segkit.template.spec import output_class_names
 
         names = output_class_names(template)
         target = getattr(template, "target", "semantic")

@@ -18,6 +18,9 @@ __all__ = [
     "LAYOUTS",
     "FIT_MODES",
     "TARGETS",
+    "BOUNDARY_NAME",
+    "instance_class_names",
+    "output_class_names",
     "SCHEMA_VERSION",
     "TemplateError",
     "ClassSpec",
@@ -31,10 +34,34 @@ COLOR_MODELS = ("rgb", "grayscale", "binary")
 LAYOUTS = ("separate", "suffix")
 FIT_MODES = ("stretch", "pad", "crop", "tile")
 TARGETS = ("semantic", "instances")
+#: The last output class of every model trained on instances (``target="instances"``).
+BOUNDARY_NAME = "boundary"
 MIN_SIZE, MAX_SIZE = 16, 16384
 
 _EXTENSION_ALIASES = {"jpeg": "jpg", "tiff": "tif", "gray": "grayscale", "grey": "grayscale"}
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def instance_class_names(class_names: tuple[str, ...]) -> tuple[str, ...]:
+    """The output classes of an instance model: the data set's classes, then ``boundary``.
+
+    ``("background", "nucleus")`` gives ``("background", "nucleus", "boundary")``;
+    ``("background", "negative", "positive")`` gives four classes. Every class between the
+    background and the boundary is an interior class.
+    """
+    return (*tuple(class_names), BOUNDARY_NAME)
+
+
+def output_class_names(template: Any) -> tuple[str, ...]:
+    """The classes a model trained on data prepared with ``template`` predicts.
+
+    The template's class names; for ``template.target == "instances"`` followed by
+    ``boundary`` (:func:`instance_class_names`).
+    """
+    names = tuple(template.classes.names)
+    if getattr(template, "target", "semantic") == "instances":
+        return instance_class_names(names)
+    return names
 
 
 class TemplateError(ValueError):
