@@ -10,7 +10,10 @@ from segkit.instances.postprocess import (
 )
 from segkit.instances.predict import (
     INSTANCES_SUFFIX,
+    InstancePrediction,
     instances_path,
+    nucleus_classes,
+    predict_instance_map,
     predict_instances,
     save_instances,
 )
@@ -37,6 +40,9 @@ __all__ = [
     "DEFAULT_MIN_AREA",
     "DEFAULT_H",
     "predict_instances",
+    "predict_instance_map",
+    "InstancePrediction",
+    "nucleus_classes",
     "save_instances",
     "instances_path",
     "INSTANCES_SUFFIX",

@@ -7,6 +7,7 @@ nucleus on a tile seam is neither cut in two nor counted twice.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,15 @@ from segkit.instances.targets import BOUNDARY_CLASS_NAMES
 if TYPE_CHECKING:
     from segkit.models.saving import ModelInfo
 
-__all__ = ["INSTANCES_SUFFIX", "predict_instances", "instances_path", "save_instances"]
+__all__ = [
+    "INSTANCES_SUFFIX",
+    "InstancePrediction",
+    "nucleus_classes",
+    "predict_instance_map",
+    "predict_instances",
+    "instances_path",
+    "save_instances",
+]
 
 #: ``NAME.png`` -> ``NAME_instances.tif``
 INSTANCES_SUFFIX = "_instances.tif"
@@ -37,6 +46,93 @@ def _instance_probabilities(proba: np.ndarray, info: ModelInfo) -> np.ndarray:
     return 1.0 - proba[..., 0]
 
 
+@dataclass(frozen=True)
+class InstancePrediction:
+    """Nuclei found in one raw image, with the probability map they came from.
+
+    Attributes
+    ----------
+    labels : (M, N) uint16 or uint32 ndarray
+        0 background, nuclei 1..N, the raw image's size.
+    proba : (M, N, K) float32 ndarray
+        The model's blended class probabilities (``K = info.num_classes``).
+    info : ModelInfo
+    """
+
+    labels: np.ndarray
+    proba: np.ndarray
+    info: ModelInfo
+
+    @property
+    def count(self) -> int:
+        """Number of nuclei."""
+        return int(len(np.unique(self.labels))) - int((self.labels == 0).any())
+
+    def nucleus_classes(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each nucleus's class among the data set's foreground classes.
+
+        Returns
+        -------
+        ids : (N,) ndarray
+            Nucleus ids, ascending.
+        classes : (N,) ndarray of int
+            Class index (1 .. number of data set classes - 1) with the highest mean
+            probability over the nucleus's pixels; 1 for a model with one foreground class.
+        """
+        return nucleus_classes(self.labels, self.proba, self.info)
+
+    def mask(self) -> np.ndarray:
+        """The class-index mask in the data set's classes: each nucleus painted in its class."""
+        ids, classes = self.nucleus_classes()
+        lut = np.zeros(int(self.labels.max()) + 1 if self.labels.size else 1, dtype=np.uint8)
+        lut[ids] = classes
+        return lut[self.labels]
+
+
+def nucleus_classes(
+    labels: np.ndarray, proba: np.ndarray, info: ModelInfo
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per-nucleus class (see :meth:`InstancePrediction.nucleus_classes`)."""
+    from scipy import ndimage
+
+    ids = np.unique(labels)
+    ids = ids[ids > 0]
+    if proba.ndim == 2 or proba.shape[-1] <= 2:
+        return ids, np.ones(len(ids), dtype=np.int64)
+    last = proba.shape[-1] - 1 if info.target == "instances" else proba.shape[-1]
+    if last <= 2:  # one foreground class (and the boundary)
+        return ids, np.ones(len(ids), dtype=np.int64)
+    means = np.stack(
+        [ndimage.mean(proba[..., k], labels=labels, index=ids) for k in range(1, last)], axis=-1
+    )
+    return ids, (np.argmax(means, axis=-1) + 1).astype(np.int64) if len(ids) else ids
+
+
+def predict_instance_map(
+    model: Any,
+    image: np.ndarray,
+    *,
+    info: ModelInfo | None = None,
+    tile_size: int | tuple[int, int] | None = None,
+    overlap: float = 0.25,
+    tta: bool = False,
+    threshold: float | None = None,
+    min_area: int = DEFAULT_MIN_AREA,
+    h: float = DEFAULT_H,
+) -> InstancePrediction:
+    """Nuclei of a raw image and the probability map behind them (see :func:`predict_instances`)."""
+    from segkit.inference.predict import predict_proba
+    from segkit.models.resolve import resolve_model
+
+    model, info = resolve_model(model if info is None else (model, info))
+    proba = predict_proba(model, image, info=info, tile_size=tile_size, overlap=overlap, tta=tta)
+    t = info.threshold if threshold is None else float(threshold)
+    labels = labels_from_probabilities(
+        _instance_probabilities(proba, info), threshold=t, min_area=min_area, h=h
+    )
+    return InstancePrediction(labels=labels, proba=proba, info=info)
+
+
 def predict_instances(
     model: Any,
     image: np.ndarray,
@@ -51,10 +147,10 @@ def predict_instances(
 ) -> np.ndarray:
     """Instance labels (one id per nucleus) for a raw image.
 
-    A model whose classes are named :data:`segkit.instances.BOUNDARY_CLASS_NAMES`
-    (background, interior, boundary) is split along its predicted boundaries; any other
-    model (sigmoid or multi-class) by the distance-transform watershed of its foreground
-    ``1 - P(background)``; see :func:`segkit.instances.labels_from_probabilities`.
+    An instance model (``info.target == "instances"``: background, interior classes,
+    boundary) is split along its predicted boundaries; any other model (sigmoid or
+    multi-class) by the distance-transform watershed of its foreground ``1 - P(background)``;
+    see :func:`segkit.instances.labels_from_probabilities`.
 
     Parameters
     ----------
@@ -78,15 +174,10 @@ def predict_instances(
     (M, N) uint16 or uint32 ndarray
         0 background, nuclei 1..N, the raw image's size.
     """
-    from segkit.inference.predict import predict_proba
-    from segkit.models.resolve import resolve_model
-
-    model, info = resolve_model(model if info is None else (model, info))
-    proba = predict_proba(model, image, info=info, tile_size=tile_size, overlap=overlap, tta=tta)
-    t = info.threshold if threshold is None else float(threshold)
-    return labels_from_probabilities(
-        _instance_probabilities(proba, info), threshold=t, min_area=min_area, h=h
-    )
+    return predict_instance_map(
+        model, image, info=info, tile_size=tile_size, overlap=overlap, tta=tta,
+        threshold=threshold, min_area=min_area, h=h,
+    ).labels  # fmt: skip
 
 
 def instances_path(folder: str | Path, image_name: str | Path) -> Path:
