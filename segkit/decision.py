@@ -18,7 +18,12 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["probabilities_to_mask", "ops_probabilities_to_mask", "ops_one_hot_mask"]
+__all__ = [
+    "instance_probabilities_to_mask",
+    "probabilities_to_mask",
+    "ops_probabilities_to_mask",
+    "ops_one_hot_mask",
+]
 
 _MAX_CLASSES = 256  # class indices are uint8
 
@@ -50,6 +55,37 @@ def probabilities_to_mask(probs: np.ndarray, *, threshold: float = 0.5) -> np.nd
         cut = np.asarray(threshold, dtype=arr.dtype if arr.dtype.kind == "f" else np.float64)
         return (arr[..., 0] >= cut).astype(np.uint8)
     return np.argmax(arr, axis=-1).astype(np.uint8)
+
+
+def instance_probabilities_to_mask(probs: np.ndarray, *, threshold: float = 0.5) -> np.ndarray:
+    """The data set's class mask from an instance model's probabilities.
+
+    An instance model predicts background, the data set's foreground classes, then
+    ``boundary`` (the last channel). A pixel is foreground where ``1 - P(background) >=
+    threshold`` (the boundary belongs to its object), and takes the most probable of the
+    foreground classes.
+
+    Parameters
+    ----------
+    probs : (..., C) ndarray
+        ``C >= 3``: background, ``C - 2`` foreground classes, boundary.
+    threshold : float
+
+    Returns
+    -------
+    (...) uint8 ndarray
+        0 background, 1 .. C - 2.
+    """
+    arr = np.asarray(probs)
+    if arr.ndim < 1 or arr.shape[-1] < 3:
+        raise ValueError(
+            f"probabilities of shape {arr.shape}: an instance model has background, at least "
+            "one foreground class and the boundary on the last axis"
+        )
+    dtype = arr.dtype if arr.dtype.kind == "f" else np.float64
+    foreground = (1 - arr[..., 0]) >= np.asarray(threshold, dtype=dtype)
+    classes = np.argmax(arr[..., 1:-1], axis=-1) + 1
+    return np.where(foreground, classes, 0).astype(np.uint8)
 
 
 def _channels(probs: Any) -> int:

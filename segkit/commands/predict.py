@@ -21,7 +21,9 @@ def register(sub: Any) -> None:
             "template's encoding ({0,255} binary, class indices otherwise)."
         ),
     )
-    p.add_argument("model", help="a run folder, a model folder or a .keras file")
+    p.add_argument(
+        "model", help="a run folder, a model folder, a .keras file or segkit:nuclei (bundled)"
+    )
     p.add_argument("images", nargs="+", help="image files or folders of images")
     p.add_argument(
         "--output",
@@ -68,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from segkit.files import check_output_file
     from segkit.imaging import DEFAULT_MAX_PIXELS, read_image
     from segkit.inference import predict, save_mask, save_overlay
-    from segkit.models import load_model
+    from segkit.models import resolve_model
 
     images = _expand(args.images)
     out = Path(args.output)
@@ -82,24 +84,42 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(out)
     else:
         check_output_file(out / "probe.png")
-    model, info = load_model(args.model)
+    model, info = resolve_model(args.model)
     for path in images:
         image = read_image(path, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
-        mask = predict(
-            model,
-            image,
-            info=info,
-            tile_size=args.tile_size,
-            overlap=args.overlap,
-            batch_size=args.batch_size,
-            tta=args.tta,
-            threshold=args.threshold,
-        )
         target = out if single_file else out / f"{path.stem}.png"
-        save_mask(target, mask, info.num_classes)
+        options = {"tile_size": args.tile_size, "overlap": args.overlap, "tta": args.tta,
+                   "threshold": args.threshold}  # fmt: skip
+        if args.instances:
+            from segkit.instances import predict_instance_map, save_instances
+
+            found = predict_instance_map(model, image, info=info, **options)
+            mask = _mask(found, args.threshold)
+            labels = target.with_name(f"{target.stem}_instances.tif")
+            save_instances(labels, found.labels)
+            print(f"{path} -> {labels} ({found.count} objects)")
+        else:
+            mask = predict(model, image, info=info, batch_size=args.batch_size, **options)
+        save_mask(target, mask, _mask_classes(info))
         print(f"{path} -> {target}")
         if args.overlay:
             over = target.with_name(f"{target.stem}_overlay.png")
             save_overlay(over, image, mask)
             print(f"{path} -> {over}")
     return 0
+
+
+def _mask_classes(info: Any) -> int:
+    """Classes of the written mask: the data set's (an instance model's boundary is not one)."""
+    return int(info.num_classes) - (1 if info.target == "instances" else 0)
+
+
+def _mask(found: Any, threshold: float | None) -> Any:
+    """The mask :func:`segkit.inference.predict` gives, from the probabilities already found."""
+    from segkit.decision import instance_probabilities_to_mask, probabilities_to_mask
+
+    t = found.info.threshold if threshold is None else threshold
+    proba = found.proba[..., None] if found.proba.ndim == 2 else found.proba
+    if found.info.target == "instances":
+        return instance_probabilities_to_mask(proba, threshold=t)
+    return probabilities_to_mask(proba, threshold=t)

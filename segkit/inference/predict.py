@@ -187,7 +187,8 @@ def predict(
 
     Binary models: foreground where the probability >= ``threshold`` (default
     ``info.threshold``, 0.5). Multi-class: the most probable class. The rule is
-    :func:`segkit.decision.probabilities_to_mask`.
+    :func:`segkit.decision.probabilities_to_mask`; an instance model's mask is in the data
+    set's classes (:func:`segkit.decision.instance_probabilities_to_mask`).
 
     Returns
     -------
@@ -204,7 +205,9 @@ def predict(
         batch_size=batch_size,
         tta=tta,
     )
-    from segkit.decision import probabilities_to_mask
+    from segkit.decision import instance_probabilities_to_mask, probabilities_to_mask
 
     t = info.threshold if threshold is None else float(threshold)
+    if info.target == "instances":  # the data set's classes; the boundary is its object's
+        return instance_probabilities_to_mask(proba, threshold=t)
     return probabilities_to_mask(proba[..., None] if proba.ndim == 2 else proba, threshold=t)

@@ -8,6 +8,8 @@
 - :mod:`~segkit.ki67.classical`: a model-free nucleus detector (QuPath-style).
 - :mod:`~segkit.ki67.outlines`: nucleus polygons for the GeoJSON writer.
 - :mod:`~segkit.ki67.outputs`: ``summary.csv``, ``cells.csv``, ``NAME_overlay.png``.
+- :mod:`~segkit.ki67.pipeline`: image files and a model in, every output written
+  (:func:`score_ki67`, ``segkit ki67``).
 """
 
 from segkit.ki67.classical import ClassicalConfig, detect_nuclei
@@ -21,10 +23,12 @@ from segkit.ki67.classify import (
 from segkit.ki67.measure import NucleusTable, measure_nuclei
 from segkit.ki67.outlines import nucleus_features, nucleus_outlines
 from segkit.ki67.outputs import write_ki67_outputs
+from segkit.ki67.pipeline import CLASSICAL, score_ki67, score_ki67_image, write_geojson
 from segkit.ki67.score import ImageScore, score_ki67_classical, score_ki67_labels
 from segkit.ki67.summary import Ki67Summary, summarize_ki67, wilson_interval
 
 __all__ = [
+    "CLASSICAL",
     "CLASSIFIERS",
     "ClassicalConfig",
     "Classification",
@@ -38,9 +42,12 @@ __all__ = [
     "measure_nuclei",
     "nucleus_features",
     "nucleus_outlines",
+    "score_ki67",
+    "score_ki67_image",
     "score_ki67_classical",
     "score_ki67_labels",
     "summarize_ki67",
     "wilson_interval",
+    "write_geojson",
     "write_ki67_outputs",
 ]

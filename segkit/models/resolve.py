@@ -10,13 +10,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+from segkit.models.bundled import bundled_model_path, is_bundled_name
 from segkit.models.saving import ModelInfo, load_model
 
 __all__ = ["resolve_model"]
 
 _EXPECTED = (
-    "a run folder, a model folder, a .keras file, a segkit Run, a keras.Model "
-    "or a (keras.Model, ModelInfo) pair"
+    "segkit:NAME (a bundled model), a run folder, a model folder, a .keras file, a segkit "
+    "Run, a keras.Model or a (keras.Model, ModelInfo) pair"
 )
 
 
@@ -25,7 +26,9 @@ def resolve_model(model: Any) -> tuple[Any, ModelInfo]:
 
     Parameters
     ----------
-    model : path, Run, keras.Model or (keras.Model, ModelInfo or None)
+    model : str, path, Run, keras.Model or (keras.Model, ModelInfo or None)
+        - ``"segkit:NAME"``: a model shipped inside the package, e.g. ``"segkit:nuclei"``
+          (:mod:`segkit.models.bundled`);
         - a run folder or a model folder (``model.keras`` with ``model.json``), or a
           ``.keras`` file: loaded by :func:`segkit.models.load_model`, which infers the info
           from the model when no ``model.json`` lies beside it;
@@ -53,6 +56,8 @@ def resolve_model(model: Any) -> tuple[Any, ModelInfo]:
         return model, ModelInfo.from_model(model)
     if isinstance(model, tuple):
         return _pair(model)
+    if isinstance(model, str) and is_bundled_name(model):
+        return load_model(bundled_model_path(model))
     if isinstance(model, str | os.PathLike):
         return load_model(Path(model))
     path = getattr(model, "path", None)  # a segkit.runs.Run

@@ -1,0 +1,194 @@
+"""Ki-67 scoring of image files with a segmentation model: nuclei, classes, every output.
+
+:func:`score_ki67_image` turns one RGB image into an :class:`~segkit.ki67.ImageScore`: the
+model's blended probability map (any image size, through the tiled predictor) gives the nuclei
+(:func:`segkit.instances.predict_instance_map`: a nucleus on a tile seam is neither cut nor
+counted twice), which are measured and classified Positive or Negative by the DAB threshold
+(QuPath's rule) or by the model's own classes. :func:`score_ki67` does it for many files and
+writes ``summary.csv``, ``cells.csv`` and, per image, ``NAME.geojson`` (QuPath detections),
+``NAME_overlay.png`` and ``NAME_instances.tif``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from segkit.ki67.classical import ClassicalConfig, detect_nuclei
+from segkit.ki67.classify import LearnedClassifier, NucleusClassifier, ThresholdClassifier
+from segkit.ki67.score import ImageScore, score_ki67_labels
+from segkit.ki67.summary import MIN_CELLS
+from segkit.stain import H_DAB, StainVectors, estimate_background, stain_preset
+
+__all__ = ["CLASSICAL", "score_ki67_image", "score_ki67", "summary_rows", "write_geojson"]
+
+#: The model name that selects the model-free detector (:mod:`segkit.ki67.classical`).
+CLASSICAL = "classical"
+
+
+def _learned(prediction: Any) -> LearnedClassifier:
+    names = [n.lower() for n in prediction.info.class_names]
+    try:
+        negative, positive = names.index("negative"), names.index("positive")
+    except ValueError:
+        raise ValueError(
+            "classifier 'learned' needs a model whose classes include 'negative' and "
+            f"'positive'; this model has {', '.join(prediction.info.class_names)}"
+        ) from None
+    proba = prediction.proba
+    pair = np.stack([proba[..., negative], proba[..., positive]], axis=-1)
+    class_map = np.where(np.argmax(pair, axis=-1) == 1, positive, negative).astype(np.int64)
+    return LearnedClassifier(class_map, negative_class=negative, positive_class=positive)
+
+
+def score_ki67_image(
+    image: np.ndarray,
+    model: Any = "segkit:nuclei",
+    *,
+    classifier: str = "threshold",
+    threshold: float = 0.2,
+    stains: StainVectors | str = H_DAB,
+    mpp: float | None = None,
+    tile_size: int | None = None,
+    min_cells: int = MIN_CELLS,
+) -> ImageScore:
+    """Nuclei of a Ki-67 IHC image, measured, classified and counted.
+
+    Parameters
+    ----------
+    image : (M, N, 3) uint8 ndarray
+        RGB brightfield image of any size.
+    model : str, path, Run or keras.Model
+        Anything :func:`segkit.models.resolve_model` takes (default the bundled
+        ``segkit:nuclei``), or ``"classical"`` for the model-free detector.
+    classifier : {'threshold', 'learned'}
+        ``threshold``: Positive when the nucleus's mean DAB optical density is at least
+        ``threshold`` (QuPath's semantics and units); ``learned``: the model's own negative /
+        positive classes (majority of the nucleus's pixels).
+    threshold : float
+        DAB OD threshold of the ``threshold`` classifier (QuPath's default 0.2).
+    stains : StainVectors or preset name
+        Stain vectors for colour deconvolution. The glass's white point is estimated per image.
+    mpp : float, optional
+        Microns per pixel, for areas in µm².
+    tile_size : int, optional
+        Sliding-window tile (default: the model's training size).
+    min_cells : int
+        Fewer tumour cells than this put a warning in the summary (500 by the guidelines).
+    """
+    sv = stain_preset(stains).with_background(estimate_background(image))
+    if isinstance(model, str) and model == CLASSICAL:
+        if classifier != "threshold":
+            raise ValueError("the classical detector has no classes of its own; use 'threshold'")
+        labels = detect_nuclei(image, ClassicalConfig(), stains=sv)
+        clf: NucleusClassifier = ThresholdClassifier(threshold=threshold)
+        return score_ki67_labels(
+            image, labels, classifier=clf, stains=sv, mpp=mpp, min_cells=min_cells
+        )
+    from segkit.instances import predict_instance_map
+
+    prediction = predict_instance_map(model, image, tile_size=tile_size)
+    if classifier == "threshold":
+        clf = ThresholdClassifier(threshold=threshold)
+    elif classifier == "learned":
+        clf = _learned(prediction)
+    else:
+        raise ValueError(f"classifier {classifier!r}: expected 'threshold' or 'learned'")
+    return score_ki67_labels(
+        image, prediction.labels, classifier=clf, stains=sv, mpp=mpp, min_cells=min_cells
+    )
+
+
+def _annotations(score: ImageScore, image_name: str) -> Iterator[Any]:
+    from segkit.annotations.geometry import Annotation, Polygon
+    from segkit.ki67.outlines import nucleus_features
+
+    for feature in nucleus_features(score.labels, score.measurements, score.classification):
+        measurements = {k: v for k, v in feature["measurements"].items() if np.isfinite(v)}
+        measurements["intensity_bin"] = float(feature["bin"])
+        yield Annotation(
+            geometry=Polygon(np.asarray(feature["outline"], dtype=float)),
+            class_name=feature["class"],
+            object_type="detection",
+            measurements=measurements,
+            image=image_name,
+        )
+
+
+def write_geojson(path: str | Path, score: ImageScore, *, image_name: str = "") -> int:
+    """Write the nuclei of ``score`` as QuPath detections (one closed polygon each).
+
+    Each feature has ``properties.objectType = "detection"``, a Positive or Negative
+    classification with its colour, and the nucleus's measurements. Returns the count.
+    """
+    from segkit.annotations.qupath_geojson import write_qupath_geojson
+    from segkit.ki67.outputs import CLASS_OUTLINE_COLOURS
+
+    return write_qupath_geojson(
+        path, _annotations(score, image_name), object_type="detection", colors=CLASS_OUTLINE_COLOURS
+    )
+
+
+def score_ki67(
+    images: Sequence[str | Path],
+    output: str | Path,
+    model: Any = "segkit:nuclei",
+    *,
+    classifier: str = "threshold",
+    threshold: float = 0.2,
+    stains: StainVectors | str = H_DAB,
+    mpp: float | None = None,
+    tile_size: int | None = None,
+    max_pixels: int | None = None,
+    progress: Any = None,
+) -> dict[str, ImageScore]:
+    """Score image files and write every output to ``output``.
+
+    Writes ``summary.csv`` (one row per image), ``cells.csv`` (one row per nucleus) and per
+    image ``NAME.geojson``, ``NAME_overlay.png`` and ``NAME_instances.tif``. Options as for
+    :func:`score_ki67_image`; ``progress`` is called with each image's name once scored.
+
+    Returns
+    -------
+    dict
+        ``{NAME: ImageScore}`` in the order given.
+    """
+    from segkit.files import check_output_file
+    from segkit.imaging import DEFAULT_MAX_PIXELS, read_image, to_channels
+    from segkit.instances import save_instances
+    from segkit.ki67.outputs import write_cells_csv, write_overlay, write_summary_csv
+
+    if isinstance(model, str) and model != CLASSICAL:
+        from segkit.models import resolve_model
+
+        model = resolve_model(model)  # load once for every image
+    out = Path(output)
+    check_output_file(out / "summary.csv")
+    names = [Path(p).stem for p in images]
+    if len(set(names)) != len(names):
+        raise ValueError("two images share a file name; score them into separate folders")
+    scores: dict[str, ImageScore] = {}
+    for path, name in zip(images, names, strict=True):
+        image = read_image(path, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
+        image = to_channels(image, 3)
+        score = score_ki67_image(
+            image, model, classifier=classifier, threshold=threshold, stains=stains, mpp=mpp,
+            tile_size=tile_size,
+        )  # fmt: skip
+        save_instances(out / f"{name}_instances.tif", score.labels)
+        write_geojson(out / f"{name}.geojson", score, image_name=Path(path).name)
+        write_overlay(out / f"{name}_overlay.png", image, score)
+        scores[name] = score
+        if progress is not None:
+            progress(name, score)
+    write_summary_csv(out / "summary.csv", scores)
+    write_cells_csv(out / "cells.csv", scores)
+    return scores
+
+
+def summary_rows(scores: Mapping[str, ImageScore]) -> list[dict[str, Any]]:
+    """``{"image": NAME, **summary}`` per image, for printing."""
+    return [{"image": name, **s.summary.to_dict()} for name, s in scores.items()]
