@@ -28,6 +28,7 @@ COMMAND_MODULES = [
     "segkit.commands.train",
     "segkit.commands.evaluate",
     "segkit.commands.predict",
+    "segkit.commands.ki67",
     "segkit.commands.runs",
     "segkit.commands.ui",
     "segkit.commands.remote",
