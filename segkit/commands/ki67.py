@@ -45,7 +45,12 @@ def register(sub: Any) -> None:
         help="DAB optical density threshold, QuPath units (default 0.2)",
     )
     p.add_argument("--stains", default="H-DAB", help="stain vectors preset (default H-DAB)")
-    p.add_argument("--mpp", type=float, help="microns per pixel (for areas in square microns)")
+    p.add_argument(
+        "--mpp",
+        type=float,
+        help="microns per pixel of the images: areas in square microns, and the images are "
+        "rescaled to the model's microns per pixel (the bundled model's is in its card)",
+    )
     p.add_argument("--tile-size", type=int, help="sliding-window tile (default: training size)")
     p.add_argument("--max-pixels", type=int, help="refuse images with more pixels")
     p.set_defaults(func=run)

@@ -34,11 +34,23 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--overlay", action="store_true", help="also write NAME_overlay.png (objects outlined)"
     )
+    p.add_argument(
+        "--instances",
+        action="store_true",
+        help="also separate the objects (nuclei) and write NAME_instances.tif (uint16/uint32 "
+        "labels: 0 background, 1..N)",
+    )
     p.add_argument("--tta", action="store_true", help="average over flips (4x slower)")
     p.add_argument("--tile-size", type=int, help="sliding-window tile (default: training size)")
     p.add_argument("--overlap", type=float, default=0.25, help="tile overlap (default 0.25)")
     p.add_argument("--batch-size", type=int, default=4, help="tiles per batch (default 4)")
     p.add_argument("--threshold", type=float, help="foreground threshold (binary models)")
+    p.add_argument(
+        "--mpp",
+        type=float,
+        help="microns per pixel of the images; rescales them to the model's own when it "
+        "records one (otherwise the training scale is applied)",
+    )
     p.add_argument(
         "--max-pixels",
         type=int,
@@ -85,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         check_output_file(out / "probe.png")
     model, info = resolve_model(args.model)
+    info = info.at_mpp(args.mpp)
     for path in images:
         image = read_image(path, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
         target = out if single_file else out / f"{path.stem}.png"

@@ -73,7 +73,9 @@ def score_ki67_image(
     stains : StainVectors or preset name
         Stain vectors for colour deconvolution. The glass's white point is estimated per image.
     mpp : float, optional
-        Microns per pixel, for areas in µm².
+        Microns per pixel of ``image``: areas in µm², and the image is rescaled to the
+        model's own microns per pixel when the model records one
+        (:meth:`segkit.models.ModelInfo.at_mpp`); otherwise the model's training scale.
     tile_size : int, optional
         Sliding-window tile (default: the model's training size).
     min_cells : int
@@ -89,8 +91,10 @@ def score_ki67_image(
             image, labels, classifier=clf, stains=sv, mpp=mpp, min_cells=min_cells
         )
     from segkit.instances import predict_instance_map
+    from segkit.models import resolve_model
 
-    prediction = predict_instance_map(model, image, tile_size=tile_size)
+    net, info = resolve_model(model)
+    prediction = predict_instance_map(net, image, info=info.at_mpp(mpp), tile_size=tile_size)
     if classifier == "threshold":
         clf = ThresholdClassifier(threshold=threshold)
     elif classifier == "learned":

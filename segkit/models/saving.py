@@ -70,6 +70,9 @@ class ModelInfo:
         ``instances``: the model separates objects; its last class is ``boundary`` and the
         classes between background and boundary are interiors
         (:func:`segkit.instances.instance_class_names`).
+    mpp : float, optional
+        Microns per pixel of the images the model saw in training (after ``scale``); with an
+        image's own microns per pixel, :meth:`at_mpp` gives the scale that matches them.
     """
 
     input_shape: tuple[int | None, int | None, int]
@@ -82,6 +85,7 @@ class ModelInfo:
     fingerprint: str = ""
     segkit_version: str = field(default_factory=_segkit_version)
     target: str = "semantic"
+    mpp: float | None = None
 
     def __post_init__(self) -> None:
         shape = self.input_shape
@@ -123,6 +127,13 @@ class ModelInfo:
         )
         if self.target == "instances" and (k < 3 or names[-1] != "boundary"):
             raise _bad("class_names", list(names), "an instance model's classes end in 'boundary'")
+        if self.mpp is not None:
+            mpp = _check.check_float(
+                "mpp", self.mpp, minimum=0.0, maximum=1000.0, expected="microns per pixel > 0"
+            )
+            if mpp <= 0:
+                raise _bad("mpp", self.mpp, "microns per pixel > 0")
+            object.__setattr__(self, "mpp", mpp)
         if self.template is not None and not isinstance(self.template, Mapping):
             raise _bad("template", self.template, "a template object or null")
         if self.input_shape[2] != (3 if self.color_model == "rgb" else 1):
@@ -141,6 +152,18 @@ class ModelInfo:
     def is_binary(self) -> bool:
         return self.num_classes == 2
 
+    def at_mpp(self, image_mpp: float | None) -> ModelInfo:
+        """This info with the scale that brings an image of ``image_mpp`` to the model's mpp.
+
+        Unchanged when either microns per pixel is unknown.
+        """
+        if image_mpp is None or self.mpp is None:
+            return self
+        if not image_mpp > 0:
+            raise ValueError(f"microns per pixel must be > 0, got {image_mpp}")
+        factor = float(image_mpp) / float(self.mpp)
+        return self.replace(scale=(factor, factor))
+
     def replace(self, **changes: Any) -> ModelInfo:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)
@@ -158,6 +181,7 @@ class ModelInfo:
             "fingerprint": self.fingerprint,
             "segkit_version": self.segkit_version,
             "target": self.target,
+            "mpp": self.mpp,
         }
 
     def to_json(self) -> str:
@@ -171,7 +195,7 @@ class ModelInfo:
             raise _bad("format_version", version, f"{INFO_FORMAT_VERSION}")
         known = {
             "input_shape", "num_classes", "class_names", "color_model", "scale", "threshold",
-            "template", "fingerprint", "segkit_version", "target",
+            "template", "fingerprint", "segkit_version", "target", "mpp",
         }  # fmt: skip
         unknown = sorted(set(data) - known)
         if unknown:

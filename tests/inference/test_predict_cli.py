@@ -56,3 +56,16 @@ def test_predict_output_through_a_file_fails_before_loading(tmp_path, model_dir,
     (tmp_path / "f").write_text("x")
     code = main(["predict", str(model_dir), str(tmp_path / "x.png"), "-o", str(tmp_path / "f/o")])
     assert code == 1 and "not a folder" in capsys.readouterr().err
+
+
+def test_predict_instances_writes_a_label_image(tmp_path, model_dir, capsys):
+    import tifffile
+
+    rng = np.random.default_rng(1)
+    write_image(tmp_path / "a.png", rng.integers(0, 256, (70, 90, 3)).astype(np.uint8))
+    out = tmp_path / "out"
+    assert main(["predict", str(model_dir), str(tmp_path / "a.png"), "-o", str(out),
+                 "--instances"]) == 0  # fmt: skip
+    labels = tifffile.imread(out / "a_instances.tif")
+    assert labels.shape == (70, 90) and labels.dtype in (np.uint16, np.uint32)
+    assert "objects)" in capsys.readouterr().out

@@ -105,3 +105,24 @@ def test_info_from_manifest_takes_template_and_median_scale():
 def test_load_model_names_what_is_missing(tmp_path):
     with pytest.raises(FileNotFoundError, match="no model.keras"):
         load_model(tmp_path)
+
+
+def test_model_info_mpp_gives_the_scale_of_an_image() -> None:
+    info = ModelInfo((64, 64, 3), mpp=0.5)
+    assert info.at_mpp(0.25).scale == (0.5, 0.5)
+    assert info.at_mpp(None) is info and ModelInfo((64, 64, 3)).at_mpp(0.25).scale == (1.0, 1.0)
+    assert ModelInfo.from_json(info.to_json()).mpp == 0.5
+    with pytest.raises(ValueError, match="mpp"):
+        ModelInfo((64, 64, 3), mpp=0)
+
+
+def test_instance_model_info_from_an_instance_template() -> None:
+    template = DatasetTemplate(
+        target="instances",
+        classes={"names": ["background", "negative", "positive"], "mapping": {"1": 1, "2": 2}},
+    )
+    info = ModelInfo.from_template(template)
+    assert info.target == "instances" and info.num_classes == 4
+    assert info.class_names == ("background", "negative", "positive", "boundary")
+    with pytest.raises(ValueError, match="boundary"):
+        ModelInfo((64, 64, 3), num_classes=3, target="instances")
