@@ -9,13 +9,20 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["TemplateForm", "DatasetBrowser", "TrainingMonitor", "PredictionViewer"]
+__all__ = [
+    "TemplateForm",
+    "DatasetBrowser",
+    "TrainingMonitor",
+    "PredictionViewer",
+    "Ki67Explorer",
+]
 
 _WHERE = {
     "TemplateForm": "segkit.widgets.template_form",
     "DatasetBrowser": "segkit.widgets.dataset_browser",
     "TrainingMonitor": "segkit.widgets.training_monitor",
     "PredictionViewer": "segkit.widgets.prediction_viewer",
+    "Ki67Explorer": "segkit.widgets.ki67_explorer",
 }
 
 
