@@ -42,6 +42,7 @@ TINY: dict[str, dict[str, Any]] = {
         "output_dir": "output",
     },
     "05_remote_gpu_run": {"dry_run": True, "epochs": 1},
+    "06_ki67_scoring": {"n_synthetic": 2, "tile_size": 160, "output_dir": "output", "model": "classical"},
 }
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -65,6 +66,10 @@ def _check_outputs(name: str, work: Path) -> None:
         assert data["width"] == 128
     elif name == "02_prepare_and_inspect":
         assert (work / "output" / "prepared" / "manifest.json").is_file()
+    elif name == "06_ki67_scoring":
+        rows = (work / "output" / "ki67" / "summary.csv").read_text().splitlines()
+        assert len(rows) == 3 and rows[0].startswith("image,positive,negative,total,ki67_index")
+        assert (work / "output" / "ki67" / "synthetic_0.geojson").is_file()
     elif name in ("03_train_unet", "04_evaluate_and_visualize"):
         runs = [p.parent for p in (work / "output" / "runs").glob("*/model.keras")]
         assert runs, "no run folder with model.keras under output/runs"
