@@ -1,6 +1,7 @@
 """``segkit demo``: the whole life cycle on the built-in synthetic data set.
 
-synthetic source -> template -> inspect -> prepare -> train -> evaluate -> predict, all in
+synthetic source -> template -> inspect -> prepare -> train -> evaluate -> predict -> Ki-67
+score (with the generator's true index beside it), all in
 one output folder, in a few minutes on a laptop CPU. With ``--data SRC`` it runs on a data set
 of the user's instead of the synthetic one.
 """
@@ -119,9 +120,25 @@ def run(args: argparse.Namespace) -> int:
         scored = "" if truth is None else f", Dice {dice_score(truth, mask):.3f}"
         print(f"{image_path} ({image.shape[1]}x{image.shape[0]}{scored}) -> {mask_path}, {overlay}")
 
+    if not args.data:
+        _step("8. Ki-67 score of the synthetic slide (nuclei separated, DAB threshold 0.2)")
+        from segkit.ki67 import score_ki67
+
+        scores = score_ki67([slide_path], out / "ki67", (model, info))
+        s = scores[slide_path.stem].summary
+        true_index = 100 * float(slide.positive.mean()) if slide.positive.size else 0.0
+        print(
+            f"{s.positive} positive, {s.negative} negative nuclei: Ki-67 index "
+            f"{s.ki67_index:.1f} % (95 % CI {s.ki67_ci_low:.1f}-{s.ki67_ci_high:.1f}); the "
+            f"generator's true index: {true_index:.1f} % over {slide.positive.size} nuclei"
+        )
+        print(f"written to {out / 'ki67'} (summary.csv, cells.csv, QuPath GeoJSON, overlay)")
+
     _step(f"done in {time.perf_counter() - started:.0f} s")
     print(f"figures:     {run_.path / 'figures'}")
     print(f"metrics:     {run_.path / 'evaluation'}")
     print(f"model:       {run_.path / 'model.keras'}")
     print(f"predictions: {out / 'predictions'}")
+    if not args.data:
+        print(f"ki67:        {out / 'ki67'}")
     return 0
