@@ -124,7 +124,8 @@ for _fmt in (
     AnnotationFormat(
         "labelbox",
         (".json",),
-        lambda head: head.startswith("[") and '"External ID"' in head,
+        # An entry's "External ID" may come after 64 KiB of polygons; "DataRow ID" leads it.
+        lambda head: head.startswith("[") and ('"External ID"' in head or '"DataRow ID"' in head),
         _read_labelbox,
     ),
     AnnotationFormat(

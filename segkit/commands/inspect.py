@@ -28,6 +28,12 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument("--mask-pattern", metavar="REGEX", help=r"e.g. 'mask(.*)\.tif'")
     g.add_argument(
+        "--annotations",
+        metavar="DIR",
+        help="folder of annotation files (NAME.xml, NAME.geojson, NAME.json) paired by stem "
+        "with the images found, e.g. the MoNuSeg XML; their polygons give instance labels",
+    )
+    g.add_argument(
         "--follow-symlinks",
         action="store_true",
         help="also follow links whose target lies outside SRC (by default they are listed)",
@@ -44,6 +50,7 @@ def source_layout_from_args(args: argparse.Namespace) -> SourceLayout:
         image_pattern=args.image_pattern,
         mask_pattern=args.mask_pattern,
         follow_symlinks=args.follow_symlinks,
+        annotations=str(Path(args.annotations).resolve()) if args.annotations else None,
     )
 
 

@@ -4,6 +4,7 @@
 - :func:`inspect_dataset`: report on a source data set (pairs, problems, mask values).
 - :func:`prepare_dataset`: write the prepared data set (``segkit prepare``).
 - :func:`load_manifest`, :func:`load_pair`: read a prepared data set.
+- :func:`require_trainable`: refuse a data set of points without masks (before training).
 """
 
 from segkit.dataset.discover import Discovery, SourceLayout, SourcePair, discover_pairs
@@ -18,6 +19,7 @@ from segkit.dataset.manifest import (
     load_pair,
 )
 from segkit.dataset.prepare import PrepareError, PrepareReport, prepare_dataset
+from segkit.dataset.verify import require_trainable
 
 __all__ = [
     "Discovery",
@@ -36,4 +38,5 @@ __all__ = [
     "load_manifest",
     "load_pair",
     "prepare_dataset",
+    "require_trainable",
 ]

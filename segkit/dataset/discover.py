@@ -10,7 +10,13 @@ The layouts (detected automatically, or named explicitly) are units of
 - ``nnunet``: ``imagesTr/NAME_0000.png`` + ``labelsTr/NAME.png``;
 - ``kaggle``: ``ID/images/ID.png`` + ``ID/masks/*.png``, one file per object, merged;
 - ``pattern``: two regular expressions whose capture group gives the key shared by an
-  image and its mask (e.g. ``img(.*)\\.tif`` and ``mask(.*)\\.tif``).
+  image and its mask (e.g. ``img(.*)\\.tif`` and ``mask(.*)\\.tif``);
+- ``points``: ``images/NAME.jpg`` + ``points/NAME.json`` (one point per cell, no mask);
+- ``polygons``: an image and ``NAME.xml`` (Aperio) or ``NAME.geojson``/``.json`` (QuPath);
+- ``labelbox``: one Labelbox JSON export for many images.
+
+``SourceLayout(annotations=FOLDER)`` also pairs the annotation files of another folder with
+the images of any layout, by stem (:mod:`segkit.dataset.annotation_folder`).
 
 Nothing is paired by guesswork: a file that fits none of the layout's rules (``a_overlay.png``
 beside ``a.png`` and ``a_mask.png``, an image with two candidate masks) is listed with the
@@ -26,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from segkit.dataset.annotation_folder import annotation_root, attach_annotations
 from segkit.dataset.layouts import (
     AUTO,
     LAYOUTS,
@@ -62,8 +69,10 @@ class SourceLayout:
 
     Parameters
     ----------
-    layout : {'auto', 'kaggle', 'nnunet', 'separate', 'suffix', 'pattern'}
-        ``'auto'`` or a name in :data:`segkit.dataset.layouts.LAYOUTS`.
+    layout : str
+        ``'auto'`` or a name in :data:`segkit.dataset.layouts.LAYOUTS` (``kaggle``,
+        ``nnunet``, ``separate``, ``suffix``, ``points``, ``polygons``, ``labelbox``,
+        ``pattern``).
     mask_keyword : str, optional
         Marks a mask file (``a_mask.png``); default: the template's keyword.
     image_dir, mask_dir : str, optional
@@ -74,6 +83,11 @@ class SourceLayout:
     follow_symlinks : bool, default False
         Also follow links whose target lies outside the source (see
         :mod:`segkit.dataset.walk`); by default they are listed in ``Discovery.links_outside``.
+    annotations : str, optional
+        A folder of annotation files (``NAME.xml``, ``NAME.geojson``, ``NAME.json``), absolute
+        or relative to the source, paired by stem with the images of any layout
+        (MoNuSeg: ``../monuseg2018-train-xml``). The polygons give instance labels; an image
+        without a mask gets its mask rasterised from them.
     """
 
     layout: str = AUTO
@@ -83,6 +97,7 @@ class SourceLayout:
     image_pattern: str | None = None
     mask_pattern: str | None = None
     follow_symlinks: bool = False
+    annotations: str | None = None
 
     def __post_init__(self) -> None:
         _check.check_choice("layout", self.layout, SOURCE_LAYOUTS)
@@ -90,6 +105,8 @@ class SourceLayout:
             not self.mask_keyword or "/" in self.mask_keyword or "\\" in self.mask_keyword
         ):
             raise _check.bad("mask_keyword", self.mask_keyword, "a keyword without path separators")
+        if self.annotations is not None and not str(self.annotations).strip():
+            raise _check.bad("annotations", self.annotations, "a folder of annotation files")
         for first, second in (("image_dir", "mask_dir"), ("image_pattern", "mask_pattern")):
             if (getattr(self, first) is None) != (getattr(self, second) is None):
                 raise _check.bad(
@@ -129,7 +146,7 @@ class SourceLayout:
                 return unit.name
         return self.layout
 
-    def request(self, root: Path, mask_keyword: str) -> Request:
+    def request(self, root: Path, mask_keyword: str, others: tuple[str, ...] = ()) -> Request:
         """What the layout units are asked (``mask_keyword`` unless this names one)."""
         return Request(
             root=root,
@@ -139,6 +156,7 @@ class SourceLayout:
             mask_dir=self.mask_dir,
             image_pattern=self.image_pattern,
             mask_pattern=self.mask_pattern,
+            others=others,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,6 +168,7 @@ class SourceLayout:
             "image_pattern": self.image_pattern,
             "mask_pattern": self.mask_pattern,
             "follow_symlinks": self.follow_symlinks,
+            "annotations": self.annotations,
         }
 
 
@@ -166,17 +185,33 @@ class SourcePair:
         One file, or one file per object (Kaggle layout) to be merged.
     mask_folder : str or None
         The folder of merged mask files (Kaggle layout).
+    annotations : str or None
+        An annotation file (polygons or points) of the image; a pair may have it and no mask
+        file (``masks == ()``).
+    annotation_key : str or None
+        The image's key in an annotation file that covers several (a Labelbox External ID).
     """
 
     name: str
     image: str
     masks: tuple[str, ...]
     mask_folder: str | None = None
+    annotations: str | None = None
+    annotation_key: str | None = None
 
     @property
     def source_mask(self) -> str:
-        """The mask file, or the folder of merged mask files."""
-        return self.mask_folder if self.mask_folder is not None else self.masks[0]
+        """The mask file, the folder of merged mask files, or "" when there is none."""
+        if self.mask_folder is not None:
+            return self.mask_folder
+        return self.masks[0] if self.masks else ""
+
+    @property
+    def source_annotations(self) -> str:
+        """The annotation file (``FILE#KEY`` for a Labelbox export), or ""."""
+        if self.annotations is None:
+            return ""
+        return self.annotations + (f"#{self.annotation_key}" if self.annotation_key else "")
 
 
 @dataclass(frozen=True)
@@ -226,7 +261,17 @@ def _unique_names(found: Found) -> list[SourcePair]:
     for (image, masks, folder, _), name in zip(found.pairs, names):
         if counts[name] > 1:
             name = f"{name}_{hashlib.sha1(image.encode('utf-8')).hexdigest()[:6]}"
-        out.append(SourcePair(name=name, image=image, masks=masks, mask_folder=folder))
+        annotation, key = found.annotations.get(image, (None, None))
+        out.append(
+            SourcePair(
+                name=name,
+                image=image,
+                masks=masks,
+                mask_folder=folder,
+                annotations=annotation,
+                annotation_key=key,
+            )
+        )
     return sorted(out, key=lambda p: p.name)
 
 
@@ -257,14 +302,24 @@ def discover_pairs(
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such source folder")
     opts = layout if isinstance(layout, SourceLayout) else SourceLayout(layout=layout)
-    request = opts.request(root, mask_keyword)
     walked = walk_source(root, follow_symlinks=opts.follow_symlinks)
+    request = opts.request(root, mask_keyword, walked.others)
     files = list(walked.images)
     chosen = opts.resolved
+    links = walked.links_outside
+    if opts.annotations is not None:
+        annotation_root(root, opts.annotations)  # a missing folder fails before any work
     if chosen == AUTO:
         chosen, found = _detect(files, request)
     else:
         found = get_layout(chosen).find(files, request)
+    if opts.annotations is not None:
+        if chosen == NO_LAYOUT:  # images only: the annotation files pair them
+            chosen, found = "polygons", Found(images_without_mask=list(files))
+        attached = attach_annotations(
+            found, root, opts.annotations, follow_symlinks=opts.follow_symlinks
+        )
+        links = tuple(sorted((*links, *attached.links_outside)))
     return Discovery(
         root=root,
         layout=chosen,
@@ -273,6 +328,10 @@ def discover_pairs(
         images_without_mask=tuple(sorted(found.images_without_mask)),
         masks_without_image=tuple(sorted(found.masks_without_image)),
         unrelated=tuple(sorted(found.unrelated, key=lambda u: u.file)),
-        other_files=walked.others,
-        links_outside=walked.links_outside,
+        other_files=tuple(f for f in walked.others if f not in _annotation_files(found)),
+        links_outside=links,
     )
+
+
+def _annotation_files(found: Found) -> set[str]:
+    return {annotation for annotation, _ in found.annotations.values()}

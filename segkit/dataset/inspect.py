@@ -147,6 +147,13 @@ class InspectReport:
                 f"masks merged from one file per object: {min(merged)} to {max(merged)} "
                 "files per pair"
             )
+        annotated = [p for p in self.pairs if p.get("annotations")]
+        if annotated:
+            no_mask = sum(1 for p in annotated if not p.get("mask"))
+            lines.append(
+                f"pairs with an annotation file (polygons or points): {len(annotated)}"
+                + (f", {no_mask} of them without a mask file" if no_mask else "")
+            )
         lines += listing("images without a mask", list(self.images_without_mask))
         lines += listing("masks without an image", list(self.masks_without_image))
         lines += listing(
@@ -214,6 +221,7 @@ def _inspect_one(
     out["name"] = pair.name
     out["mask"] = pair.source_mask
     out["mask_files"] = len(pair.masks)
+    out["annotations"] = pair.source_annotations
     masks = []
     for rel in pair.masks:
         try:
@@ -302,7 +310,7 @@ def _report(discovery: Discovery, results: list[dict[str, Any]]) -> InspectRepor
         if "name" not in r:
             continue
         entry: dict[str, Any] = {
-            k: r[k] for k in ("name", "image", "mask", "mask_files", "ok") if k in r
+            k: r[k] for k in ("name", "image", "mask", "mask_files", "annotations", "ok") if k in r
         }
         for k in ("image_size", "mask_size", "image_format", "mask_values"):
             entry[k] = r.get(k)

@@ -56,11 +56,13 @@ class PairRecord:
     group : str
         Group id (slide, patient, or the source image for tiles); one group, one split part.
     image, mask : str
-        Output paths relative to the data set root.
+        Output paths relative to the data set root. ``mask`` is empty for a pair that has
+        points and no mask (it can count and validate, not train).
     image_sha256, mask_sha256 : str
         SHA-256 of the output files.
     source_image, source_mask : str
-        Source paths relative to the manifest's ``source`` (a merged mask lists its folder).
+        Source paths relative to the manifest's ``source`` (a merged mask lists its folder;
+        empty when the mask was rasterised from ``source_annotations`` or there is none).
     source_image_sha256, source_mask_sha256 : str
         SHA-256 of the source files (of all merged files, in order, for a merged mask).
     source_size : (int, int)
@@ -77,6 +79,10 @@ class PairRecord:
         coordinates); empty when the source has none. Points are for counting and validation.
     instances_sha256, points_sha256 : str
         SHA-256 of those files.
+    source_annotations : str
+        The source annotation file (polygons or points; ``FILE#KEY`` for a Labelbox export),
+        relative to ``source``; empty when there is none. Its SHA-256 is part of
+        ``source_mask_sha256``.
     """
 
     name: str
@@ -97,6 +103,7 @@ class PairRecord:
     instances_sha256: str = ""
     points: str = ""
     points_sha256: str = ""
+    source_annotations: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON entry of this pair (the optional parts only when present)."""
@@ -120,12 +127,16 @@ class PairRecord:
             if getattr(self, part):
                 out[part] = getattr(self, part)
                 out[f"{part}_sha256"] = getattr(self, f"{part}_sha256")
+        if self.source_annotations:
+            out["source_annotations"] = self.source_annotations
         return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> PairRecord:
         """Build from one entry of ``manifest["pairs"]``."""
         for key in ("name", "split", "group", "image", "mask"):
+            if key == "mask" and data.get("points") and data.get(key) == "":
+                continue  # a pair with points and no mask
             if not isinstance(data.get(key), str) or not data.get(key):
                 raise ManifestError(f"pair {data.get('name')!r}: field '{key}' is missing")
         if data["split"] not in SPLIT_PARTS:
@@ -156,6 +167,7 @@ class PairRecord:
                 for part in OPTIONAL_PARTS
                 for key in (part, f"{part}_sha256")
             },
+            source_annotations=str(data.get("source_annotations") or ""),
         )
 
 
@@ -344,6 +356,8 @@ def load_pair(manifest: Manifest, pair: PairRecord | str) -> tuple[np.ndarray, n
         Class indices: binary templates give {0, 1} (255 on disk is class 1).
     """
     rec = manifest.pair(pair) if isinstance(pair, str) else pair
+    if not rec.mask:
+        raise ManifestError(_no_mask(manifest, rec))
     template = manifest.template
     image = _read_png_like(manifest.path(rec.image))
     image = _as_channels(image, template.channels, manifest.path(rec.image))
@@ -360,6 +374,13 @@ def load_pair(manifest: Manifest, pair: PairRecord | str) -> tuple[np.ndarray, n
             f"is {image.shape[1]}x{image.shape[0]}"
         )
     return image, mask
+
+
+def _no_mask(manifest: Manifest, rec: PairRecord) -> str:
+    return (
+        f"{manifest.root}: pair {rec.name!r} has points, no mask: use it to count and validate, "
+        "not to train"
+    )
 
 
 def _as_channels(image: np.ndarray, channels: int, path: Path) -> np.ndarray:

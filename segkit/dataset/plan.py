@@ -15,7 +15,7 @@ from typing import Any
 
 from segkit.dataset.discover import Discovery, SourcePair
 from segkit.dataset.manifest import Manifest
-from segkit.dataset.process import PairTask
+from segkit.dataset.process import PairTask, output_files
 from segkit.dataset.split import assign_splits, group_of
 from segkit.dataset.verify import check_listed_files
 from segkit.template import DatasetTemplate
@@ -51,7 +51,8 @@ def plan_tasks(
         usable = bool(prev) and all(
             r["split"] == split
             and (r["name"] == p.name or r["name"].startswith(p.name + "__r"))
-            and r["source_mask"] == (p.mask_folder or p.masks[0])
+            and r["source_mask"] == p.source_mask
+            and r.get("source_annotations", "") == p.source_annotations
             for r in prev
         )
         tasks.append(
@@ -63,6 +64,8 @@ def plan_tasks(
                 masks=p.masks,
                 mask_folder=p.mask_folder,
                 previous=tuple(prev) if usable else (),
+                annotations=p.annotations,
+                annotation_key=p.annotation_key,
             )
         )
     return tasks
@@ -117,7 +120,7 @@ def check_outputs(tasks: list[PairTask], previous: Manifest | None) -> OutputChe
     damaged: set[str] = set()
     marked = []
     for t in tasks:
-        files = {f for r in t.previous for f in (r["image"], r["mask"])} & bad
+        files = {f for r in t.previous for f in output_files(r)} & bad
         damaged |= files
         marked.append(replace(t, outputs_ok=False) if files else t)
     return OutputCheck(marked, tuple(sorted(damaged)), check.entries)

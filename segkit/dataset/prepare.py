@@ -33,7 +33,13 @@ from segkit.dataset.manifest import (
 from segkit.dataset.plan import OutputCheck, check_outputs, files_to_decode, plan_tasks
 from segkit.dataset.pool import default_workers, imap_unordered, workers_for_images
 from segkit.dataset.prepare_report import PrepareReport
-from segkit.dataset.process import PairTask, TaskContext, TaskResult, process_pair
+from segkit.dataset.process import (
+    PairTask,
+    TaskContext,
+    TaskResult,
+    output_files,
+    process_pair,
+)
 from segkit.dataset.transaction import FolderBusyError, FolderTransaction
 from segkit.dataset.verify import keep_checked
 from segkit.imaging import DEFAULT_MAX_PIXELS
@@ -263,9 +269,7 @@ def _new_manifest(
 
 def _repaired(outputs: OutputCheck, tasks: list[PairTask]) -> tuple[str, ...]:
     """The damaged outputs of the pairs this run prepared (encoded again)."""
-    planned = {
-        f for t in tasks if not t.outputs_ok for r in t.previous for f in (r["image"], r["mask"])
-    }
+    planned = {f for t in tasks if not t.outputs_ok for r in t.previous for f in output_files(r)}
     return tuple(f for f in outputs.damaged if f in planned)
 
 

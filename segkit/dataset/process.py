@@ -1,7 +1,8 @@
 """Turn one source pair into prepared output files (the work each worker process does).
 
 A worker reads each source file once, hashes its bytes, decodes them, converts the image
-to the template's colour model and the mask to classes, fits both to the template size,
+to the template's colour model and the mask to classes, finds the instance labels and points
+the source has (:mod:`segkit.dataset.targets`), fits all of them to the template size,
 encodes them and writes them under the (temporary) output folder. It keeps nothing: the
 result is the list of manifest records, so memory stays flat with the number of pairs.
 """
@@ -17,7 +18,17 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from segkit.dataset.fit import FittedPair, fit_pair
+from segkit.dataset.fit import FittedPair, fit_pair, fit_points
+from segkit.dataset.targets import (
+    NO_INSTANCES,
+    SourceTargets,
+    annotation_targets,
+    encode_instances,
+    encode_points,
+    instance_labels,
+    kaggle_instances,
+    relabel,
+)
 from segkit.imaging import (
     ImageReadError,
     binarize,
@@ -35,7 +46,15 @@ from segkit.imaging import (
 )
 from segkit.template import DatasetTemplate
 
-__all__ = ["PairTask", "TaskContext", "TaskResult", "process_pair", "output_paths"]
+__all__ = [
+    "PairTask",
+    "TaskContext",
+    "TaskResult",
+    "output_files",
+    "output_paths",
+    "part_path",
+    "process_pair",
+]
 
 
 @dataclass(frozen=True)
@@ -56,6 +75,15 @@ class PairTask:
     mask_folder: str | None = None
     previous: tuple[dict[str, Any], ...] = ()
     outputs_ok: bool = True
+    annotations: str | None = None
+    annotation_key: str | None = None
+
+    @property
+    def source_annotations(self) -> str:
+        """The annotation file (``FILE#KEY`` for a Labelbox export), or ""."""
+        if self.annotations is None:
+            return ""
+        return self.annotations + (f"#{self.annotation_key}" if self.annotation_key else "")
 
 
 @dataclass(frozen=True)
@@ -97,6 +125,16 @@ def output_paths(template: DatasetTemplate, split: str, name: str) -> tuple[str,
     return f"{split}/{template.image_name(name)}", f"{split}/{template.mask_name(name)}"
 
 
+def part_path(part: str, split: str, name: str) -> str:
+    """Relative path of an optional part: ``PART/instances/NAME.tif``, ``PART/points/NAME.json``."""
+    return f"{split}/{part}/{name}.{'tif' if part == 'instances' else 'json'}"
+
+
+def output_files(record: dict[str, Any]) -> list[str]:
+    """The output files a manifest record lists (image, mask when present, optional parts)."""
+    return [record[k] for k in ("image", "mask", "instances", "points") if record.get(k)]
+
+
 def _merged_sha(names: tuple[str, ...], digests: list[str]) -> str:
     if len(names) == 1:
         return digests[0]
@@ -132,12 +170,12 @@ def _reuse(task: PairTask, ctx: TaskContext, img_sha: str, mask_sha: str) -> Tas
     ):
         return None
     root = Path(ctx.previous_root)
-    if not all((root / r["image"]).is_file() and (root / r["mask"]).is_file() for r in prev):
+    if not all((root / f).is_file() for r in prev for f in output_files(r)):
         return None
     if not ctx.check_only:
         for r in prev:
-            _link(root / r["image"], Path(ctx.out) / r["image"])
-            _link(root / r["mask"], Path(ctx.out) / r["mask"])
+            for f in output_files(r):
+                _link(root / f, Path(ctx.out) / f)
     records = tuple(dict(r, group=task.group, split=task.split) for r in prev)
     return TaskResult("ok", records, reused=True)
 
@@ -152,13 +190,16 @@ def process_pair(task: PairTask, ctx: TaskContext) -> TaskResult:
     """Prepare one source pair; never raises for a bad file (it returns ``"skip"``)."""
     src = Path(ctx.src)
     template = _template(ctx)
+    files = (*task.masks, *((task.annotations,) if task.annotations else ()))
     try:
         img_bytes = (src / task.image).read_bytes()
-        mask_bytes = [(src / m).read_bytes() for m in task.masks]
+        datas = [(src / f).read_bytes() for f in files]
     except OSError as exc:
         return TaskResult("skip", problems=((task.image, f"cannot read ({exc.strerror})"),))
     img_sha = hashlib.sha256(img_bytes).hexdigest()
-    mask_sha = _merged_sha(task.masks, [hashlib.sha256(b).hexdigest() for b in mask_bytes])
+    names = (*task.masks, *((task.source_annotations,) if task.annotations else ()))
+    mask_sha = _merged_sha(names, [hashlib.sha256(b).hexdigest() for b in datas])
+    del datas[len(task.masks) :]  # annotation files are read again by their reader
     reused = _reuse(task, ctx, img_sha, mask_sha)
     if reused is not None:
         return reused
@@ -172,43 +213,85 @@ def process_pair(task: PairTask, ctx: TaskContext) -> TaskResult:
     try:
         image = _decode_image(img_bytes, src / task.image, ctx.max_pixels, template.color_model)
         del img_bytes
-        current = task.masks[0]
-        mask = _decode_grey_mask(mask_bytes, src / current, ctx.max_pixels, template)
-        if mask is None:
-            masks = []
-            for rel, data in zip(task.masks, mask_bytes):
-                current = rel
-                masks.append(decode_mask(data, src / rel, max_pixels=ctx.max_pixels))
-            current = task.mask_folder or task.masks[0]
-            mask = merge_masks(masks)
-            del masks
-        del mask_bytes
+        mask, instances, current = _decode_masks(task, datas, src, ctx.max_pixels, template)
+        del datas
+        targets = SourceTargets()
+        if task.annotations:
+            current = task.annotations
+            targets = annotation_targets(
+                src / task.annotations,
+                task.annotation_key,
+                _size(image),
+                template,
+                has_mask=bool(task.masks),
+            )
     except (ImageReadError, ValueError) as exc:
         return TaskResult("skip", problems=((current, _relative_message(exc, src, current)),))
     size = _size(image)
-    if size != _size(mask):
+    if mask is not None and size != _size(mask):
         h, w = size
         mh, mw = _size(mask)
         return TaskResult(
             "skip",
             problems=((task.image, f"image is {w}x{h} but its mask {current} is {mw}x{mh}"),),
         )
+    if targets.instances is not None:
+        instances = targets.instances
+    if template.target == "instances" and instances is None:
+        return TaskResult("skip", problems=((task.image, NO_INSTANCES),))
     if ctx.refuse_changes and not task.previous:  # it failed last time and decodes now
         return changed
     source = {
         "source_image": task.image,
-        "source_mask": task.mask_folder or task.masks[0],
+        "source_mask": task.mask_folder or (task.masks[0] if task.masks else ""),
         "source_image_sha256": img_sha,
         "source_mask_sha256": mask_sha,
         "source_size": [int(size[0]), int(size[1])],
     }
+    if task.annotations:
+        source["source_annotations"] = task.source_annotations
     records = []
-    for fitted in _fit(image, mask, template):
+    for fitted in _fit(image, mask, targets.classes, instances, template):
         name = task.name
         if fitted.tile is not None:
             name = f"{task.name}__r{fitted.tile[0]}_c{fitted.tile[1]}"
-        records.append(_write_pair(fitted, name, task, template, Path(ctx.out), source))
+        record = _write_pair(fitted, name, task, template, Path(ctx.out), source)
+        if targets.points is not None:
+            xy, keep = fit_points(targets.points, fitted, size)
+            classes = tuple(c for c, k in zip(targets.point_classes, keep, strict=True) if k)
+            record.update(_write_part(Path(ctx.out), "points", task.split, name,
+                                      encode_points(xy, classes)))  # fmt: skip
+        records.append(record)
     return TaskResult("ok", tuple(records))
+
+
+def _decode_masks(
+    task: PairTask,
+    datas: list[bytes],
+    src: Path,
+    max_pixels: int | None,
+    template: DatasetTemplate,
+) -> tuple[Any, np.ndarray | None, str]:
+    """The source mask (a Pillow image or an ndarray, None without mask files), the instance
+    labels the mask files hold (or None), and the file last read (for messages)."""
+    if not task.masks:
+        return None, None, task.image
+    current = task.masks[0]
+    if not task.annotations:
+        mask = _decode_grey_mask(datas, src / current, max_pixels, template)
+        if mask is not None:
+            labels = instance_labels(np.asarray(mask), template.classes)
+            return mask, labels, current
+    masks = []
+    for rel, data in zip(task.masks, datas, strict=True):
+        current = rel
+        masks.append(decode_mask(data, src / rel, max_pixels=max_pixels))
+    datas.clear()
+    if len(masks) > 1:
+        current = task.mask_folder or task.masks[0]
+        instances = kaggle_instances(masks)
+        return merge_masks(masks), instances, current
+    return masks[0], instance_labels(masks[0], template.classes), current
 
 
 def _is_pil(image: Any) -> bool:
@@ -258,26 +341,33 @@ def _decode_image(data: bytes, path: Path, max_pixels: int | None, color_model: 
     return to_color_model(to_uint8(arr), color_model)
 
 
-def _fit(image: Any, mask: Any, template: DatasetTemplate) -> Any:
-    if _is_pil(image) and template.fit == "stretch":
+def _fit(
+    image: Any,
+    mask: Any,
+    classes: np.ndarray | None,
+    instances: np.ndarray | None,
+    template: DatasetTemplate,
+) -> Any:
+    """Fit the pair; ``classes`` (rasterised from polygons) stands in for a missing mask."""
+    if _is_pil(image) and template.fit == "stretch" and instances is None and classes is None:
         # Nearest-neighbour resizing commutes with mapping values to classes, so map the
         # (smaller) resized mask.
         rows, cols = template.size
         h, w = image.height, image.width
         if (h, w) != (rows, cols):
             image = image.resize((cols, rows), pil_resample((h, w), (rows, cols)))
-        if _is_pil(mask):
+        small = None
+        if mask is not None and _is_pil(mask):
             small = np.asarray(mask.resize((cols, rows), Image.Resampling.NEAREST))
-        else:
+        elif mask is not None:
             small = resize_mask(mask, (rows, cols))
-        classes = mask_to_classes(small, template.classes)
-        return [FittedPair(image, classes, (rows / h, cols / w))]
+        mapped = None if small is None else mask_to_classes(small, template.classes)
+        return [FittedPair(image, mapped, (rows / h, cols / w))]
     if _is_pil(image):
         image = np.asarray(image)
-    if _is_pil(mask):
-        mask = np.asarray(mask)
-    classes = mask_to_classes(mask, template.classes)
-    return fit_pair(image, classes, template.size, template.fit)
+    if mask is not None:
+        classes = mask_to_classes(np.asarray(mask), template.classes)
+    return fit_pair(image, classes, template.size, template.fit, instances=instances)
 
 
 def _write_pair(
@@ -292,22 +382,38 @@ def _write_pair(
     if template.color_model == "binary":
         img = binarize(np.asarray(img))
     img_data = encode_image(img, "." + template.image_type)
-    mask_data = encode_image(encode_mask(fitted.mask, template.classes), ".png")
     rel_img, rel_mask = output_paths(template, task.split, name)
     _write(out / rel_img, img_data)
-    _write(out / rel_mask, mask_data)
-    return {
+    mask_sha = ""
+    if fitted.mask is None:
+        rel_mask = ""
+    else:
+        mask_data = encode_image(encode_mask(fitted.mask, template.classes), ".png")
+        _write(out / rel_mask, mask_data)
+        mask_sha = hashlib.sha256(mask_data).hexdigest()
+    record = {
         "name": name,
         "split": task.split,
         "group": task.group,
         "image": rel_img,
         "mask": rel_mask,
         "image_sha256": hashlib.sha256(img_data).hexdigest(),
-        "mask_sha256": hashlib.sha256(mask_data).hexdigest(),
+        "mask_sha256": mask_sha,
         **source,
         "scale": [float(fitted.scale[0]), float(fitted.scale[1])],
         "tile": None if fitted.tile is None else list(fitted.tile),
     }
+    if fitted.instances is not None:
+        data = encode_instances(relabel(fitted.instances))
+        record.update(_write_part(out, "instances", task.split, name, data))
+    return record
+
+
+def _write_part(out: Path, part: str, split: str, name: str, data: bytes) -> dict[str, str]:
+    """Write an optional part of a pair; its manifest fields."""
+    rel = part_path(part, split, name)
+    _write(out / rel, data)
+    return {part: rel, f"{part}_sha256": hashlib.sha256(data).hexdigest()}
 
 
 def _write(path: Path, data: bytes) -> None:

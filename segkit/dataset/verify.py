@@ -27,6 +27,7 @@ __all__ = [
     "VerifyReport",
     "check_listed_files",
     "keep_checked",
+    "require_trainable",
     "require_verified",
     "verify_dataset",
 ]
@@ -133,7 +134,8 @@ def _listed_files(manifest: Manifest) -> dict[str, str]:
     listed: dict[str, str] = {}
     for pair in manifest.pairs:
         listed[pair.image] = pair.image_sha256
-        listed[pair.mask] = pair.mask_sha256
+        if pair.mask:  # empty for a pair with points and no mask
+            listed[pair.mask] = pair.mask_sha256
         for rel, digest in _extra_parts(pair):
             listed[rel] = digest
     return listed
@@ -284,3 +286,32 @@ def require_verified(dst: str | Path) -> VerifyReport:
             + "); run `segkit prepare` again to rebuild it, or pass --no-verify to train anyway"
         )
     return report
+
+
+def require_trainable(dataset: Manifest | str | Path) -> Manifest:
+    """Refuse a data set that cannot train a segmentation model (pairs without a mask).
+
+    Parameters
+    ----------
+    dataset : Manifest or path
+        The data set or its folder.
+
+    Returns
+    -------
+    Manifest
+        The manifest, when every pair has a mask.
+
+    Raises
+    ------
+    VerifyError
+        One line naming the data set and how many pairs have points and no mask.
+    """
+    manifest = dataset if isinstance(dataset, Manifest) else load_manifest(dataset)
+    without = [p for p in manifest.pairs if not p.mask]
+    if without:
+        raise VerifyError(
+            f"{manifest.root}: {len(without)} of {len(manifest.pairs)} pairs have points and no "
+            f"mask (e.g. {without[0].name!r}): a points data set counts and validates, it does "
+            "not train; prepare a source with masks or polygons"
+        )
+    return manifest

@@ -114,11 +114,23 @@ def test_pattern_pairs_by_key() -> None:
 
 def test_registry_lists_every_layout_module() -> None:
     modules = {m.name for m in pkgutil.iter_modules(layouts_pkg.__path__)} - {"base"}
-    assert set(LAYOUTS) == modules == {"separate", "suffix", "nnunet", "kaggle", "pattern"}
+    assert (
+        set(LAYOUTS)
+        == modules
+        == {"separate", "suffix", "nnunet", "kaggle", "pattern", "points", "polygons", "labelbox"}
+    )
     assert all(isinstance(unit, Layout) and unit.summary for unit in LAYOUTS.values())
     assert layout_names() == SOURCE_LAYOUTS == (AUTO, *LAYOUTS)
     # auto tries these, in this order (the first wins a tie)
-    assert [n for n, u in LAYOUTS.items() if u.detect] == ["kaggle", "nnunet", "separate", "suffix"]
+    assert [n for n, u in LAYOUTS.items() if u.detect] == [
+        "kaggle",
+        "nnunet",
+        "separate",
+        "suffix",
+        "points",
+        "polygons",
+        "labelbox",
+    ]
     assert get_layout("suffix") is suffix.LAYOUT
     with pytest.raises(KeyError, match="known: kaggle"):
         get_layout("flat")

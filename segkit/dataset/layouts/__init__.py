@@ -13,7 +13,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from types import MappingProxyType
 
-from segkit.dataset.layouts import kaggle, nnunet, pattern, separate, suffix
+from segkit.dataset.layouts import (
+    kaggle,
+    labelbox,
+    nnunet,
+    pattern,
+    points,
+    polygons,
+    separate,
+    suffix,
+)
 from segkit.dataset.layouts.base import Found, Layout, Request, UnmatchedFile
 
 __all__ = [
@@ -48,6 +57,9 @@ LAYOUTS: Mapping[str, Layout] = _register(
     nnunet.LAYOUT,
     separate.LAYOUT,
     suffix.LAYOUT,
+    points.LAYOUT,
+    polygons.LAYOUT,
+    labelbox.LAYOUT,
     pattern.LAYOUT,
 )
 

@@ -17,6 +17,8 @@ __all__ = [
     "Request",
     "Found",
     "UnmatchedFile",
+    "ANNOTATION_SUFFIXES",
+    "annotation_files",
     "stem",
     "parent",
     "under",
@@ -51,6 +53,9 @@ class Request:
         Folders named for the separate layout.
     image_pattern, mask_pattern : str, optional
         Regular expressions for the pattern layout.
+    others : tuple of str
+        The source's files that are not images (annotation files, exports), for the layouts
+        that pair images with annotation files.
     """
 
     root: Path
@@ -60,6 +65,11 @@ class Request:
     mask_dir: str | None = None
     image_pattern: str | None = None
     mask_pattern: str | None = None
+    others: tuple[str, ...] = ()
+
+
+ANNOTATION_SUFFIXES = (".xml", ".geojson", ".json")
+"""Suffixes of the annotation files layouts pair with images (Aperio XML, GeoJSON, JSON)."""
 
 
 @dataclass
@@ -68,6 +78,9 @@ class Found:
 
     ``pairs`` holds ``(image, masks, mask_folder, stem)``; ``stem`` becomes the pair's name.
     ``keyword`` is the mask keyword the layout settled on, when it chose one.
+    ``annotations`` maps a paired image to its annotation file and, for a file that covers
+    several images (a Labelbox export), the key of the image in it; such a pair may have no
+    mask file (``masks == ()``): its mask is rasterised from the polygons, or it has points.
     """
 
     pairs: list[tuple[str, tuple[str, ...], str | None, str]] = field(default_factory=list)
@@ -75,6 +88,14 @@ class Found:
     masks_without_image: list[str] = field(default_factory=list)
     unrelated: list[UnmatchedFile] = field(default_factory=list)
     keyword: str | None = None
+    annotations: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+
+    def add_annotated(
+        self, image: str, annotation: str, key: str | None = None, name: str | None = None
+    ) -> None:
+        """Pair ``image`` with an annotation file only (no mask file); ``name``: its stem."""
+        self.pairs.append((image, (), None, name or stem(image)))
+        self.annotations[image] = (annotation, key)
 
     def pair_by_key(
         self,
@@ -155,3 +176,8 @@ def under(rel: str, folder: str) -> str | None:
         return rel
     prefix = folder.rstrip("/") + "/"
     return rel[len(prefix) :] if rel.startswith(prefix) else None
+
+
+def annotation_files(others: tuple[str, ...] | list[str]) -> list[str]:
+    """The files among ``others`` whose suffix is an annotation file's."""
+    return [f for f in others if f.lower().endswith(ANNOTATION_SUFFIXES)]
