@@ -408,3 +408,12 @@ def test_no_test_file_skips_silently():
         "pytest.importorskip skips in CI too; use support.require_module(name, reason): "
         + ", ".join(offenders)
     )
+
+
+def test_test_file_names_are_unique() -> None:
+    """pytest imports test files by base name (tests/ has no packages): two of one name clash."""
+    names: dict[str, list[str]] = {}
+    for path in (REPO_ROOT / "tests").rglob("test_*.py"):
+        names.setdefault(path.name, []).append(str(path.relative_to(REPO_ROOT)))
+    clashes = {name: paths for name, paths in names.items() if len(paths) > 1}
+    assert not clashes, f"test files sharing a name: {clashes}"

@@ -22,7 +22,7 @@ import tensorflow as tf
 import segkit.losses
 import segkit.metrics
 from segkit.dataset.manifest import Manifest, load_manifest
-from segkit.dataset.verify import require_verified
+from segkit.dataset.verify import require_trainable, require_verified
 from segkit.files import atomic_path
 from segkit.instances.targets import output_class_names
 from segkit.models import ModelInfo, build_unet, save_model
@@ -139,6 +139,7 @@ def train(
     manifest = load_manifest(dataset_dir)
     if not manifest.split("train"):
         raise ValueError(f"{manifest.root}: the data set has no 'train' pairs to train on")
+    require_trainable(manifest)
     if verify:
         require_verified(manifest.root)
     info = select_strategy()

@@ -87,3 +87,22 @@ def test_two_trainings_of_one_run_id(dataset, tmp_path) -> None:
     assert json.loads((runs / "same" / "config.json").read_text())["seed"] == 1
     leftovers = [p.name for p in (runs / "same").rglob("*.part*")]
     assert leftovers == []
+
+
+def test_points_only_data_set_is_refused_up_front(tmp_path, capsys) -> None:
+    from segkit.dataset import prepare_dataset
+    from segkit.imaging import write_image
+    from segkit.synthetic import make_synthetic_sample
+    from segkit.template import DatasetTemplate
+
+    src = tmp_path / "src"
+    for i in range(3):
+        write_image(src / "images" / f"f{i}.png", make_synthetic_sample(64, 64, seed=i).image)
+        (src / "points").mkdir(parents=True, exist_ok=True)
+        (src / "points" / f"f{i}.json").write_text('[{"x": 10, "y": 12, "label_id": 1}]')
+    prepare_dataset(src, tmp_path / "dst", DatasetTemplate(height=64, width=64), progress=False)
+    runs = tmp_path / "runs"
+    assert main(["train", str(tmp_path / "dst"), *TINY, "--runs-dir", str(runs)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "points and no mask" in err[0]
+    assert not runs.exists()
