@@ -34,6 +34,19 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--save-predictions", action="store_true", help="write predicted masks to DIR/predictions"
     )
+    p.add_argument(
+        "--instances",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="separate objects and add AJI, PQ, F1 at IoU 0.5 and point detection scores "
+        "(default: when the data set has instance labels or points)",
+    )
+    p.add_argument(
+        "--point-radius",
+        type=float,
+        default=8.0,
+        help="a nucleus matches an annotated point within this many pixels (default 8)",
+    )
     p.set_defaults(func=run)
 
 
@@ -56,13 +69,21 @@ def run(args: argparse.Namespace) -> int:
         tile_size=args.tile_size,
         tta=args.tta,
         save_predictions=args.save_predictions,
+        instances=args.instances,
+        point_radius=args.point_radius,
     )
     mean = result.summary["mean"]
     print(f"{result.summary['count']} {args.split} images of {result.summary['dataset']}")
-    for key in ("dice", "iou", "precision", "recall", "object_f1"):
+    keys = ("dice", "iou", "precision", "recall", "object_f1", "aji", "pq", "f1_at_0.5",
+            "point_f1")  # fmt: skip
+    for key in keys:
         if key in mean:
             median = result.summary["median"][key]
             print(f"  {key:<10} mean {mean[key]:.4f}  median {median:.4f}")
+    if "points" in result.summary:
+        pts = result.summary["points"]
+        print(f"  points     pooled precision {pts['precision']:.4f} recall {pts['recall']:.4f} "
+              f"F1 {pts['f1']:.4f}")  # fmt: skip
     if not result.summary["same_dataset"]:
         print("  note: the model was trained on another data set (fingerprints differ)")
     print(f"wrote {out / 'per_image.csv'} and {out / 'summary.json'}")

@@ -3,7 +3,8 @@
 - :func:`discover_pairs`: find image/mask pairs in any supported layout.
 - :func:`inspect_dataset`: report on a source data set (pairs, problems, mask values).
 - :func:`prepare_dataset`: write the prepared data set (``segkit prepare``).
-- :func:`load_manifest`, :func:`load_pair`: read a prepared data set.
+- :func:`load_manifest`, :func:`load_pair` (and :func:`load_image`, :func:`load_instances`,
+  :func:`load_points`): read a prepared data set.
 - :func:`require_trainable`: refuse a data set of points without masks (before training).
 """
 
@@ -16,8 +17,8 @@ from segkit.dataset.manifest import (
     SkippedFile,
     compute_fingerprint,
     load_manifest,
-    load_pair,
 )
+from segkit.dataset.pairs import load_image, load_instances, load_pair, load_points
 from segkit.dataset.prepare import PrepareError, PrepareReport, prepare_dataset
 from segkit.dataset.verify import require_trainable
 
@@ -36,7 +37,10 @@ __all__ = [
     "discover_pairs",
     "inspect_dataset",
     "load_manifest",
+    "load_image",
+    "load_instances",
     "load_pair",
+    "load_points",
     "prepare_dataset",
     "require_trainable",
 ]

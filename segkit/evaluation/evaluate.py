@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from segkit.evaluation.instance_rows import INSTANCE_KEYS, instance_row, pooled_points
 from segkit.evaluation.scores import _object_ratios, object_scores, overlap_scores
 
 __all__ = ["EvaluationResult", "evaluate", "summarize"]
@@ -69,22 +70,30 @@ def _model_name(run_or_model: Any, model: Any) -> str:
 
 def summarize(per_image: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean, median and standard deviation of each score, and pooled object counts."""
-    keys = [k for k in per_image[0] if k in SUMMARY_KEYS or k.startswith(("dice_", "iou_"))]
+    present = {k for row in per_image for k in row}
+    keys = [k for k in present if k in SUMMARY_KEYS or k in INSTANCE_KEYS
+            or k.startswith(("dice_", "iou_"))]  # fmt: skip
+    keys.sort(key=lambda k: (k not in SUMMARY_KEYS, k))
     out: dict[str, Any] = {"mean": {}, "median": {}, "std": {}}
     for key in keys:
-        values = np.asarray([row[key] for row in per_image], dtype=np.float64)
+        values = np.asarray([row[key] for row in per_image if key in row], dtype=np.float64)
         out["mean"][key] = float(values.mean())
         out["median"][key] = float(np.median(values))
         out["std"][key] = float(values.std())
-    if "object_tp" in per_image[0]:
-        tp, fp, fn = (sum(int(r[f"object_{k}"]) for r in per_image) for k in ("tp", "fp", "fn"))
+    with_objects = [r for r in per_image if "object_tp" in r]
+    if with_objects:
+        tp, fp, fn = (sum(int(r[f"object_{k}"]) for r in with_objects) for k in ("tp", "fp", "fn"))
         out["objects"] = {"tp": tp, "fp": fp, "fn": fn, **_object_ratios(tp, fp, fn)}
+    points = pooled_points(per_image)
+    if points:
+        out["points"] = points
     return out
 
 
 def _csv_text(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    fields = list(dict.fromkeys(k for row in rows for k in row))
+    writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for row in rows:
         writer.writerow({k: f"{v:.6f}" if isinstance(v, float) else v for k, v in row.items()})
@@ -101,6 +110,8 @@ def evaluate(
     tile_size: int | None = None,
     tta: bool = False,
     save_predictions: bool = False,
+    instances: bool | None = None,
+    point_radius: float = 8.0,
 ) -> EvaluationResult:
     """Score a model on the ``split`` part of a prepared data set.
 
@@ -123,14 +134,24 @@ def evaluate(
         Flip test-time augmentation.
     save_predictions : bool
         Also write each predicted mask to ``output_dir/predictions/NAME.png``.
+    instances : bool, optional
+        Also separate the predicted objects (:func:`segkit.instances.predict_instance_map`) and
+        score them: AJI, PQ with DQ and SQ, precision / recall / F1 at IoU 0.5 (one-to-one
+        matching) against the pairs' instance labels, and point detection precision / recall /
+        F1 against their points. Default: when the data set has instance labels or points, or
+        the model is an instance model.
+    point_radius : float
+        A predicted nucleus matches an annotated point when its centroid is this close
+        (pixels of the prepared images).
 
     Returns
     -------
     EvaluationResult
     """
-    from segkit.dataset import load_manifest, load_pair
+    from segkit.dataset import load_image, load_instances, load_manifest, load_pair, load_points
     from segkit.files import atomic_write_text
     from segkit.inference import predict, save_mask
+    from segkit.instances import predict_instance_map
     from segkit.models import resolve_model
 
     manifest = load_manifest(dataset_dir)
@@ -141,9 +162,10 @@ def evaluate(
             "choose another with split=..."
         )
     model, info = resolve_model(run_or_model)
-    if info.num_classes != manifest.template.num_classes:
+    mask_classes = info.num_classes - (1 if info.target == "instances" else 0)
+    if mask_classes != manifest.template.num_classes:
         raise ValueError(
-            f"the model predicts {info.num_classes} classes but {manifest.root} has "
+            f"the model predicts {mask_classes} classes but {manifest.root} has "
             f"{manifest.template.num_classes} ({', '.join(manifest.template.classes.names)})"
         )
     if info.channels != manifest.template.channels:
@@ -154,18 +176,33 @@ def evaluate(
     prepared = info.replace(scale=(1.0, 1.0), color_model=manifest.template.color_model)
     out = Path(output_dir) if output_dir is not None else None
     rows: list[dict[str, Any]] = []
+    if instances is None:
+        instances = info.target == "instances" or any(p.instances or p.points for p in pairs)
     for pair in pairs:
-        image, mask = load_pair(manifest, pair)
-        pred = predict(model, image, info=prepared, tile_size=tile_size, tta=tta)
         row: dict[str, Any] = {"name": pair.name, "group": pair.group}
-        row |= overlap_scores(mask, pred, info.num_classes, class_names=info.class_names)
-        if objects:
-            row |= object_scores(mask, pred)
-        row["true_pixels"] = int(np.count_nonzero(mask))
+        if instances:
+            image = load_image(manifest, pair)
+            found = predict_instance_map(model, image, info=prepared, tile_size=tile_size, tta=tta)
+            pred = found.mask() if info.target == "instances" else _semantic(found)
+            row |= instance_row(
+                found.labels, load_instances(manifest, pair), load_points(manifest, pair)[0],
+                radius=point_radius,
+            )  # fmt: skip
+        else:
+            pred = predict(model, load_image(manifest, pair), info=prepared, tile_size=tile_size,
+                           tta=tta)  # fmt: skip
+        if pair.mask:
+            _, mask = load_pair(manifest, pair)
+            row |= overlap_scores(
+                mask, pred, mask_classes, class_names=manifest.template.classes.names
+            )
+            if objects:
+                row |= object_scores(mask, pred)
+            row["true_pixels"] = int(np.count_nonzero(mask))
         row["pred_pixels"] = int(np.count_nonzero(pred))
         rows.append(row)
         if save_predictions and out is not None:
-            save_mask(out / "predictions" / f"{pair.name}.png", pred, info.num_classes)
+            save_mask(out / "predictions" / f"{pair.name}.png", pred, mask_classes)
     summary: dict[str, Any] = {
         "split": split,
         "count": len(rows),
@@ -189,3 +226,11 @@ def _finite(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def _semantic(found: Any) -> np.ndarray:
+    """The class mask of a semantic model, from the probabilities behind its instances."""
+    from segkit.decision import probabilities_to_mask
+
+    proba = found.proba[..., None] if found.proba.ndim == 2 else found.proba
+    return probabilities_to_mask(proba, threshold=found.info.threshold)

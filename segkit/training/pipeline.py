@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from segkit.dataset.manifest import Manifest, ManifestError, PairRecord, load_instances, load_pair
+from segkit.dataset.manifest import Manifest, ManifestError, PairRecord
+from segkit.dataset.pairs import load_instances, load_pair
 from segkit.instances.targets import make_instance_target
 from segkit.training.augment import augment_pair, center_crop, random_patch
 from segkit.training.config import TrainConfig

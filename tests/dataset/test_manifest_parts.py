@@ -9,14 +9,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from segkit.dataset.manifest import (
-    Manifest,
-    ManifestError,
-    PairRecord,
-    compute_fingerprint,
-    load_instances,
-    load_points,
-)
+from segkit.dataset.manifest import Manifest, ManifestError, PairRecord, compute_fingerprint
+from segkit.dataset.pairs import load_instances, load_points
 from segkit.template import DatasetTemplate
 
 T = DatasetTemplate(height=16, width=16, target="instances")

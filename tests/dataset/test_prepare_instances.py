@@ -12,7 +12,8 @@ import pytest
 import tifffile
 
 from segkit.dataset import SourceLayout, load_pair, prepare_dataset, require_trainable
-from segkit.dataset.manifest import ManifestError, load_instances, load_points
+from segkit.dataset.manifest import ManifestError
+from segkit.dataset.pairs import load_instances, load_points
 from segkit.dataset.targets import NO_INSTANCES, relabel
 from segkit.dataset.verify import VerifyError, verify_dataset
 from segkit.imaging import resize_mask, write_image

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from segkit.dataset import SourceLayout, inspect_dataset, load_pair, prepare_dataset
-from segkit.dataset.manifest import load_instances, load_points
+from segkit.dataset.pairs import load_instances, load_points
 from segkit.dataset.verify import verify_dataset
 from segkit.template import DatasetTemplate
 
