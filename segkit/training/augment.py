@@ -13,7 +13,15 @@ from typing import Any
 
 import tensorflow as tf
 
-__all__ = ["augment_pair", "random_patch", "center_crop"]
+__all__ = ["augment_pair", "random_patch", "center_crop", "stain_jitter"]
+
+# Rows: hematoxylin, eosin, DAB optical density vectors (QuPath's and Ruifrok's defaults):
+# together a basis of RGB optical density, so H&E and IHC images both decompose into it.
+_STAINS = (
+    (0.651, 0.701, 0.290),
+    (0.216, 0.801, 0.558),
+    (0.269, 0.568, 0.778),
+)
 
 
 def _split_seed(seed: Any, n: int) -> Any:
@@ -44,6 +52,32 @@ def center_crop(image: Any, mask: Any, multiple: int) -> tuple[Any, Any]:
     return image[top : top + nh, left : left + nw], mask[top : top + nh, left : left + nw]
 
 
+def stain_jitter(image: Any, seed: Any, strength: float) -> Any:
+    """Scale and shift the amount of each stain (hematoxylin, eosin, DAB) at random.
+
+    The image goes to optical density ``-log10((I + 1) / 256)``, is split into the three stains
+    (colour deconvolution), each stain's concentration ``c`` becomes ``a * c + b`` with ``a``
+    in ``[1 - strength, 1 + strength]`` and ``b`` in ``[-strength / 4, strength / 4]`` OD, and
+    the result is composed back to RGB. ``strength`` 0.05 is a light jitter, 0.3 a strong one
+    (Tellez et al. 2018's HED augmentation). RGB images only.
+    """
+    return _stain_jitter(image, seed, strength)
+
+
+def _stain_jitter(image: Any, seed: Any, strength: float) -> Any:
+    basis = tf.constant(_STAINS, dtype=tf.float32)
+    basis = basis / tf.norm(basis, axis=1, keepdims=True)
+    inverse = tf.linalg.inv(basis)
+    seeds = _split_seed(seed, 2)
+    scale = tf.random.stateless_uniform((1, 3), seeds[0], 1.0 - strength, 1.0 + strength)
+    shift = tf.random.stateless_uniform((1, 3), seeds[1], -strength / 4, strength / 4)
+    flat = tf.reshape(image, (-1, 3))
+    od = -tf.math.log((flat + 1.0) / 256.0) / tf.math.log(10.0)
+    conc = tf.matmul(od, inverse) * scale + shift
+    out = 256.0 * tf.pow(10.0, -tf.matmul(conc, basis)) - 1.0
+    return tf.reshape(tf.clip_by_value(out, 0.0, 255.0), tf.shape(image))
+
+
 def augment_pair(
     image: Any,
     mask: Any,
@@ -53,6 +87,7 @@ def augment_pair(
     rotate90: bool = True,
     brightness: float = 0.1,
     contrast: float = 0.1,
+    stain_jitter: float = 0.0,
 ) -> tuple[Any, Any]:
     """Randomly flip and rotate image and mask together; jitter the image's intensity.
 
@@ -67,6 +102,8 @@ def augment_pair(
         image is not square, so shapes never change).
     brightness, contrast : float
         Largest brightness shift (fraction of 255) and contrast factor change, image only.
+    stain_jitter : float
+        Strength of the stain augmentation (:func:`stain_jitter`; RGB images, 0: off).
 
     Returns
     -------
@@ -85,6 +122,8 @@ def augment_pair(
             k = (k // 2) * 2  # 0 or 180 degrees keep a non-square shape
         stack = tf.image.rot90(stack, k)
     out_image, out_mask = _unstack(stack, channels, mask.dtype)
+    if stain_jitter > 0 and channels == 3:
+        out_image = _stain_jitter(out_image, _split_seed(seeds[4], 2)[1], stain_jitter)
     if brightness > 0:
         delta = tf.random.stateless_uniform((), seeds[3], -brightness, brightness) * 255.0
         out_image = out_image + delta

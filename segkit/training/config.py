@@ -49,6 +49,7 @@ _FLOATS: tuple[tuple[str, float, float, bool], ...] = (
     ("dropout", 0.0, 0.9, False),
     ("brightness", 0.0, 1.0, False),
     ("contrast", 0.0, 1.0, False),
+    ("stain_jitter", 0.0, 1.0, False),
     ("min_delta", 0.0, 1e6, False),
     ("threshold", 0.0, 1.0, True),
 )
@@ -90,6 +91,10 @@ class TrainConfig:
         Random horizontal/vertical flips and 90-degree rotations (image and mask together).
     brightness, contrast : float
         Largest relative intensity change applied to the image only (0 disables).
+    stain_jitter : float
+        Stain augmentation: each of hematoxylin, eosin and DAB scaled by up to this fraction
+        and shifted in optical density (:func:`segkit.training.augment.stain_jitter`; RGB
+        images; 0 disables, 0.05 light, 0.3 strong).
     patience : int
         Early stopping: epochs without improvement of ``monitor`` before stopping; 0 disables.
     min_delta : float
@@ -131,6 +136,7 @@ class TrainConfig:
     rotate90: bool = True
     brightness: float = 0.1
     contrast: float = 0.1
+    stain_jitter: float = 0.0
     patience: int = 10
     min_delta: float = 0.0
     monitor: str = "val_loss"

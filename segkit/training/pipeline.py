@@ -162,6 +162,7 @@ def _training_branch(ds: Any, count: int, size: tuple[int, int], config: TrainCo
                 flip=config.flip,
                 rotate90=config.rotate90,
                 brightness=config.brightness,
+                stain_jitter=config.stain_jitter,
                 contrast=config.contrast,
             )
         return image, mask
