@@ -26,7 +26,7 @@ def trained(monkeypatch):
     """Replace train() by a stub that records its calls and writes a finished run."""
     calls: list[dict] = []
 
-    def fake_train(dataset_dir, config=None, *, runs_dir="runs", run_id=None, callbacks=()):
+    def fake_train(dataset_dir, config=None, *, runs_dir="runs", run_id=None, callbacks=(), **kw):
         calls.append({"dataset_dir": dataset_dir, "run_id": run_id, "callbacks": callbacks})
         return load_run(_finished_run(Path(runs_dir) / (run_id or "new")))
 
