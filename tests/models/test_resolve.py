@@ -80,7 +80,7 @@ def test_other_values_are_refused_with_what_is_accepted(model):
     with pytest.raises(TypeError) as exc:
         resolve_model(42)
     assert "from 42 (int); expected segkit:NAME (a bundled model), a run folder" in _one_line(exc)
-    with pytest.raises(TypeError, match=r"tuple of \(str, str\); expected a run folder"):
+    with pytest.raises(TypeError, match=r"tuple of \(str, str\); expected segkit:NAME"):
         resolve_model(("a", "b"))
     with pytest.raises(TypeError, match="info of a .* pair is a str; expected a segkit.models"):
         resolve_model((model, "info"))
