@@ -114,21 +114,23 @@ def build_source(out: Path, *, synthetic: int = 40) -> dict[str, int]:
             counts["monuseg_watershed"] += 1
         _write(out, f"monuseg_{tif.stem}", image, rings)
     glioma = DATA / "ki67-glioma-fields"
-    for external_id, annotations in read_labelbox(glioma / "polygons_labelbox.json").items():
+    for external_id, objects in read_labelbox(glioma / "polygons_labelbox.json").items():
         field = Path(external_id).stem
         if field.startswith(GLIOMA_HELD_OUT) or not (glioma / field / "original.jpg").is_file():
             continue
         image = _scaled(read_image(glioma / field / "original.jpg"), GLIOMA_FACTOR)
         rings = [
             (np.asarray(a.geometry.exterior) * GLIOMA_FACTOR, str(a.class_name))
-            for a in annotations
+            for a in objects
             if hasattr(a.geometry, "exterior")
         ]
         _write(out, f"glioma_{field.replace(' ', '')}", image, rings)
         counts["glioma"] += 1
     for i in range(synthetic):
-        s = make_synthetic_sample(256, 256, seed=5000 + i, density=1.6, radius=(5.0, 10.0),
-                                  positive_fraction=float(np.linspace(0.05, 0.6, synthetic)[i]))  # fmt: skip
+        fraction = float(np.linspace(0.05, 0.6, synthetic)[i])
+        s = make_synthetic_sample(
+            256, 256, seed=5000 + i, density=1.6, radius=(5.0, 10.0), positive_fraction=fraction
+        )
         names = {k + 1: ("Positive" if p else "Negative") for k, p in enumerate(s.positive)}
         _write(out, f"synthetic_{i:03d}", s.image, _outlines(s.labels, names))
         counts["synthetic"] += 1
