@@ -63,12 +63,13 @@ class SSHTarget:
     identity : str, optional
         Private key file; ``None`` uses the SSH agent and ``~/.ssh`` keys.
     known_hosts : str, optional
-        Known-hosts file to check and record host keys in. ``None`` uses ``~/.ssh/known_hosts``
-        read-only.
-    strict_host_key : bool
-        Refuse hosts whose key is not already known (OpenSSH ``StrictHostKeyChecking=yes``).
-        Otherwise a new host's key is accepted and recorded (``accept-new``); a *changed*
-        key is always refused.
+        Known-hosts file (OpenSSH format) to check host keys against and record accepted ones
+        in; ``None`` is ``~/.ssh/known_hosts``.
+    accept_new_host_key : bool
+        Accept the key of a host that is not in ``known_hosts`` yet and record it there
+        (OpenSSH ``StrictHostKeyChecking=accept-new``). By default such a host is refused
+        (:class:`~segkit.remote.hostkeys.UnknownHostKeyError`). A *changed* key is always
+        refused.
     """
 
     host: str
@@ -76,7 +77,7 @@ class SSHTarget:
     port: int = 22
     identity: str | None = None
     known_hosts: str | None = None
-    strict_host_key: bool = False
+    accept_new_host_key: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host or any(c in self.host for c in " @/"):
@@ -84,6 +85,8 @@ class SSHTarget:
         if not isinstance(self.user, str) or not _USER.match(self.user):
             raise _bad("user", self.user, "a login name")
         _check.check_int("port", self.port, minimum=1, maximum=65535)
+        if not isinstance(self.accept_new_host_key, bool):
+            raise _bad("accept_new_host_key", self.accept_new_host_key, "true or false")
 
     @classmethod
     def parse(cls, spec: str, **options: Any) -> SSHTarget:

@@ -301,10 +301,16 @@ class PulumiProvisioner:
                 f"pulumi up failed for stack {self.settings.stack}: {exc}"
             ) from exc
         out = {k: v.value for k, v in result.outputs.items()}
+        # Trust on first contact, for the droplet just created only: its key is recorded per
+        # stack and checked on every later connection of the run.
         known_hosts = self.state_dir / "known_hosts"
         known_hosts.unlink(missing_ok=True)  # a new droplet has a new host key
         target = SSHTarget(
-            host=str(out["ipv4"]), user="root", identity=str(key_path), known_hosts=str(known_hosts)
+            host=str(out["ipv4"]),
+            user="root",
+            identity=str(key_path),
+            known_hosts=str(known_hosts),
+            accept_new_host_key=True,
         )
         price = out.get("price_hourly")
         return Machine(
