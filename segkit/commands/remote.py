@@ -129,10 +129,13 @@ def remote_config_from_args(args: argparse.Namespace) -> RemoteConfig:
     for key in ("python", "workdir", "kernel"):
         if getattr(args, key):
             data[key] = getattr(args, key)
-    for item in args.env:
+    for number, item in enumerate(args.env, 1):
         name, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--env {item!r}: expected NAME=VALUE")
+        if not sep:  # it may be a secret value typed without its name: never shown
+            raise ValueError(
+                f"--env number {number} (of {len(args.env)}): expected NAME=VALUE; its text is "
+                "not shown, since it may be a secret"
+            )
         data["env"][name] = value
     return RemoteConfig.from_dict(data)
 
