@@ -9,6 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from support import require_module
 
 from segkit.cli import main
 from segkit.remote.hostkeys import (
@@ -20,7 +21,7 @@ from segkit.remote.hostkeys import (
     record_host_key,
 )
 
-paramiko = pytest.importorskip("paramiko")
+paramiko = require_module("paramiko", "the infra extra: pip install -e '.[infra]'")
 FIXTURES = Path(__file__).parent / "fixtures"
 OTHER = (
     "other.example.org ssh-ed25519 "
