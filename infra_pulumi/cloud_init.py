@@ -9,6 +9,7 @@ stops waiting at once and shows why.
 
 from __future__ import annotations
 
+import re
 import shlex
 
 __all__ = ["VENV", "READY_MARKER", "SETUP_LOG", "build_user_data"]
@@ -37,6 +38,9 @@ python3 -m venv {venv}
 echo ok > "$MARKER.tmp"
 mv "$MARKER.tmp" "$MARKER"
 """
+
+# scheme://user:password@ -- a credential that must not reach the user-data.
+_PASSWORD_IN_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s@:]*:[^/\s@]*@|https?://[^/\s@]+@")
 
 _CHECK = (
     "import json, segkit, tensorflow as tf; "
@@ -70,6 +74,11 @@ def build_user_data(
         The set-up log on the machine.
     """
     for name, value in (("segkit_spec", segkit_spec), ("tensorflow_spec", tensorflow_spec)):
+        if _PASSWORD_IN_URL.search(value or ""):  # the value is not shown: it holds a secret
+            raise ValueError(
+                f"user data: {name} has credentials in a URL (user:***@host); user-data is "
+                "readable on the droplet and in the cloud account, use a URL that needs none"
+            )
         if not value or not value.strip() or "\n" in value:
             raise ValueError(f"user data: {name} {value!r} is not a pip requirement")
     for name, value in (("ready_marker", ready_marker), ("venv", venv), ("log_path", log_path)):

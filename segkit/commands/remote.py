@@ -10,6 +10,7 @@ from typing import Any
 
 from segkit.remote.config import DEFAULT_REMOTE_PYTHON, RemoteConfig, SSHTarget
 from segkit.remote.cost import cost_summary, format_cost
+from segkit.remote.hostkeys import HostKeyError
 from segkit.remote.notebook import parse_parameter
 from segkit.remote.provision import (
     Provisioner,
@@ -61,7 +62,17 @@ def register(sub: Any) -> None:
     )
     run.add_argument("--port", type=int, default=22)
     run.add_argument("--identity", metavar="KEYFILE", help="SSH private key for --host")
-    run.add_argument("--known-hosts", metavar="FILE", help="known-hosts file for --host")
+    run.add_argument(
+        "--known-hosts",
+        metavar="FILE",
+        help="known-hosts file for --host (default ~/.ssh/known_hosts)",
+    )
+    run.add_argument(
+        "--accept-new-host-key",
+        action="store_true",
+        help="--host: trust a host whose key is not known yet and record the key in the "
+        "known-hosts file (a changed key is always refused)",
+    )
     run.add_argument("--keep", action="store_true", help="do not destroy the machine afterwards")
     run.add_argument("--yes", action="store_true", help="create paid resources without asking")
     _add_stack_options(run)
@@ -118,10 +129,13 @@ def remote_config_from_args(args: argparse.Namespace) -> RemoteConfig:
     for key in ("python", "workdir", "kernel"):
         if getattr(args, key):
             data[key] = getattr(args, key)
-    for item in args.env:
+    for number, item in enumerate(args.env, 1):
         name, sep, value = item.partition("=")
-        if not sep:
-            raise ValueError(f"--env {item!r}: expected NAME=VALUE")
+        if not sep:  # it may be a secret value typed without its name: never shown
+            raise ValueError(
+                f"--env number {number} (of {len(args.env)}): expected NAME=VALUE; its text is "
+                "not shown, since it may be a secret"
+            )
         data["env"][name] = value
     return RemoteConfig.from_dict(data)
 
@@ -157,7 +171,11 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         if args.host:
             target = SSHTarget.parse(
-                args.host, port=args.port, identity=args.identity, known_hosts=args.known_hosts
+                args.host,
+                port=args.port,
+                identity=args.identity,
+                known_hosts=args.known_hosts,
+                accept_new_host_key=args.accept_new_host_key,
             )
         else:
             provisioner = make_provisioner(args)  # fails at once when Pulumi is missing
@@ -176,7 +194,7 @@ def run_command(args: argparse.Namespace) -> int:
     except NotebookFailedError as exc:
         print(f"segkit remote run: {exc}", file=sys.stderr)
         return 1
-    except (RemoteError, ProvisionError) as exc:
+    except (RemoteError, ProvisionError, HostKeyError) as exc:
         print(f"segkit remote run: error: {exc}", file=sys.stderr)
         return 1
     print(f"executed notebook: {result.executed_notebook}")

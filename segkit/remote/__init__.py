@@ -13,6 +13,7 @@ See ``docs/remote.md`` for the cloud workflow (Pulumi + DigitalOcean).
 from __future__ import annotations
 
 from segkit.remote.config import RemoteConfig, RemoteConfigError, SSHTarget
+from segkit.remote.hostkeys import HostKeyError, UnknownHostKeyError
 from segkit.remote.provision import (
     Machine,
     Provisioner,
@@ -41,6 +42,8 @@ __all__ = [
     "ProvisionError",
     "PulumiNotFoundError",
     "RemoteError",
+    "HostKeyError",
+    "UnknownHostKeyError",
     "CellError",
     "NotebookFailedError",
     "RunCancelledError",

@@ -12,11 +12,13 @@ import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from segkit.remote.environment import MASK, mask_env
 from segkit.validation import FieldChecker
 
 __all__ = [
     "DEFAULT_REMOTE_PYTHON",
     "DEFAULT_READY_MARKER",
+    "ENV_NAME",
     "RemoteConfigError",
     "SSHTarget",
     "RemoteConfig",
@@ -26,7 +28,7 @@ __all__ = [
 DEFAULT_REMOTE_PYTHON = "/opt/segkit/venv/bin/python"
 DEFAULT_READY_MARKER = "/var/lib/segkit/ready"
 
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _USER = re.compile(r"^[A-Za-z0-9._][A-Za-z0-9._-]*$")
 
 
@@ -63,12 +65,13 @@ class SSHTarget:
     identity : str, optional
         Private key file; ``None`` uses the SSH agent and ``~/.ssh`` keys.
     known_hosts : str, optional
-        Known-hosts file to check and record host keys in. ``None`` uses ``~/.ssh/known_hosts``
-        read-only.
-    strict_host_key : bool
-        Refuse hosts whose key is not already known (OpenSSH ``StrictHostKeyChecking=yes``).
-        Otherwise a new host's key is accepted and recorded (``accept-new``); a *changed*
-        key is always refused.
+        Known-hosts file (OpenSSH format) to check host keys against and record accepted ones
+        in; ``None`` is ``~/.ssh/known_hosts``.
+    accept_new_host_key : bool
+        Accept the key of a host that is not in ``known_hosts`` yet and record it there
+        (OpenSSH ``StrictHostKeyChecking=accept-new``). By default such a host is refused
+        (:class:`~segkit.remote.hostkeys.UnknownHostKeyError`). A *changed* key is always
+        refused.
     """
 
     host: str
@@ -76,7 +79,7 @@ class SSHTarget:
     port: int = 22
     identity: str | None = None
     known_hosts: str | None = None
-    strict_host_key: bool = False
+    accept_new_host_key: bool = False
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host or any(c in self.host for c in " @/"):
@@ -84,6 +87,8 @@ class SSHTarget:
         if not isinstance(self.user, str) or not _USER.match(self.user):
             raise _bad("user", self.user, "a login name")
         _check.check_int("port", self.port, minimum=1, maximum=65535)
+        if not isinstance(self.accept_new_host_key, bool):
+            raise _bad("accept_new_host_key", self.accept_new_host_key, "true or false")
 
     @classmethod
     def parse(cls, spec: str, **options: Any) -> SSHTarget:
@@ -151,10 +156,10 @@ class RemoteConfig:
         if not isinstance(self.env, dict):
             raise _bad("env", self.env, "a mapping of variable names to strings")
         for key, value in self.env.items():
-            if not isinstance(key, str) or not _ENV_NAME.match(key):
+            if not isinstance(key, str) or not ENV_NAME.match(key):
                 raise _bad("env", key, "variable names of letters, digits and underscores")
-            if not isinstance(value, str):
-                raise _bad(f"env.{key}", value, "a string")
+            if not isinstance(value, str) or "\0" in value:  # the value itself is never shown
+                raise _bad(f"env.{key}", MASK, f"a string without NUL (got {type(value).__name__})")
         if not isinstance(self.workdir, str) or not self.workdir.strip() or "\n" in self.workdir:
             raise _bad("workdir", self.workdir, "a directory path")
         if not isinstance(self.kernel, str) or not re.match(r"^[A-Za-z0-9._-]+$", self.kernel):
@@ -168,6 +173,11 @@ class RemoteConfig:
                 expected="a positive number",
             )
         _check.check_int("retries", self.retries, minimum=1)
+
+    def __repr__(self) -> str:  # env values may be secrets: shown masked
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown["env"] = mask_env(self.env)
+        return f"RemoteConfig({', '.join(f'{k}={v!r}' for k, v in shown.items())})"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -13,6 +13,7 @@ import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from segkit.remote.environment import READ_ENV, env_script
 from segkit.remote.ssh import RemoteError, SSHSession
 
 __all__ = ["RemoteEnvironmentError", "RemotePython", "check_remote_python"]
@@ -66,10 +67,10 @@ class RemotePython:
 
 def _probe(ssh: SSHSession, python: str, kernel: str, env: Mapping[str, str]) -> RemotePython:
     # ``python`` may be a command with a prefix ("conda run -n seg python"): not quoted. The
-    # run's environment applies, so a PYTHONPATH there counts as it will for papermill.
-    prefix = "".join(f"{k}={shlex.quote(v)} " for k, v in sorted(env.items()))
-    command = f"{prefix}{python} -c {shlex.quote(_PROBE)} {shlex.quote(kernel)}"
-    res = ssh.run(command, timeout=120)
+    # run's environment applies, so a PYTHONPATH there counts as it will for papermill; its
+    # values come on stdin, never on the command line (see segkit.remote.environment).
+    command = f"{READ_ENV} || exit 1; {python} -c {shlex.quote(_PROBE)} {shlex.quote(kernel)}"
+    res = ssh.run(command, timeout=120, stdin=env_script(env))
     where = f"{ssh.target}: remote python {python!r}"
     if res.exit_code == 127:
         raise RemoteEnvironmentError(

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit, urlunsplit
 
 from segkit.remote.config import DEFAULT_READY_MARKER, SSHTarget
 from segkit.remote.cost import hourly_price
@@ -33,6 +34,8 @@ __all__ = [
     "PulumiProvisioner",
     "find_pulumi",
     "caller_install_spec",
+    "anonymous_git_url",
+    "check_no_password",
     "caller_tensorflow_spec",
     "default_infra_dir",
 ]
@@ -145,15 +148,65 @@ def caller_install_spec(*, repo_url: str | None = None, extras: str = "gpu,noteb
                 f"installs commit {commit[:12]} without them",
                 file=sys.stderr,
             )
-        if url.startswith("git@"):  # git@github.com:org/repo.git -> https://github.com/org/repo.git
-            url = "https://" + url[4:].replace(":", "/", 1)
-        return f"segkit[{extras}] @ git+{url}@{commit}"
+        return f"segkit[{extras}] @ git+{anonymous_git_url(url, commit, extras)}@{commit}"
     raise ProvisionError(
         f"segkit {version} is a development build without a pushed git commit, so the remote "
         "machine cannot install the same code; pass --segkit-spec (a pip requirement, e.g. "
         "'segkit[gpu,notebooks] @ git+https://github.com/ORG/segkit@COMMIT') or set "
         "SEGKIT_REMOTE_SPEC"
     )
+
+
+_SCP_LIKE = re.compile(r"^(?:[^@/:]+@)?([^@/:]+):(?!//)(.+)$")  # [user@]host:path
+_PASSWORD_IN_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s@:]*:[^/\s@]*@|https?://[^/\s@]+@")
+
+
+def anonymous_git_url(url: str, commit: str, extras: str = "gpu,notebooks") -> str:
+    """The git URL the remote machine clones segkit from: ``url`` when it is an ``https``,
+    ``http`` or ``git`` URL without user-info; otherwise :class:`ProvisionError`, in one line
+    that never repeats the user name or token.
+
+    A machine segkit creates has no credentials, so an origin that needs them (a user name or
+    token in the URL, an SSH URL) cannot work there, and copying them into the stack's config
+    and the droplet's user-data would publish them.
+    """
+    parts = urlsplit(url)
+    scp = None if parts.scheme else _SCP_LIKE.match(url)
+    public = ""  # the same repository over anonymous https, for the hint
+    if parts.scheme in ("https", "http", "git") and parts.hostname:
+        if "@" not in parts.netloc:
+            return url
+        netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+        shown = urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+        why, public = "carries a user name or token", shown
+    elif parts.scheme == "ssh" or scp:
+        host, path = scp.groups() if scp else (parts.hostname, parts.path.lstrip("/"))
+        shown, why, public = f"{host}:{path}", "is an SSH URL", f"https://{host}/{path}"
+    else:
+        shown, why = url, "is a path or URL the remote machine cannot reach"
+    hint = f"; if it is public: --segkit-spec 'segkit[{extras}] @ git+{public}@{commit}'"
+    secret = (
+        "the remote machine has no credentials and must not receive yours (they would be "
+        "stored in plain text in the stack's config and the droplet's user-data)"
+    )
+    raise ProvisionError(
+        f"segkit's git origin ({shown}) {why}: {secret if public else 'it cannot clone it'}; "
+        "pass --segkit-spec with a requirement it can install anonymously (a public "
+        "repository, a package index), or install from a repository the machine reaches with "
+        f"a deploy key{hint if public else ''}"
+    )
+
+
+def check_no_password(spec: str, what: str) -> None:
+    """Refuse a pip requirement whose URL carries a password or token (``user:secret@``): it
+    would be stored in plain text in the stack's config and the droplet's user-data."""
+    if _PASSWORD_IN_URL.search(spec):
+        raise ProvisionError(
+            f"{what} carries a password or token in a URL (user:***@host), which would be "
+            "stored in plain text in the stack's config and the droplet's user-data; use a "
+            "URL that needs no credentials, or a repository the machine reaches with a "
+            "deploy key"
+        )
 
 
 def caller_tensorflow_spec() -> str | None:
@@ -263,9 +316,13 @@ class PulumiProvisioner:
         from pulumi import automation as auto
 
         s = self.settings
+        segkit_spec = s.segkit_spec or caller_install_spec()
+        check_no_password(segkit_spec, "--segkit-spec" if s.segkit_spec else "the segkit spec")
+        if s.tensorflow_spec:
+            check_no_password(s.tensorflow_spec, "the tensorflow spec")
         values = {
             "sshPublicKey": public_key,
-            "segkitSpec": s.segkit_spec or caller_install_spec(),
+            "segkitSpec": segkit_spec,
             "size": s.size,
             "region": s.region,
             "sshCidr": s.ssh_cidr,
@@ -301,10 +358,16 @@ class PulumiProvisioner:
                 f"pulumi up failed for stack {self.settings.stack}: {exc}"
             ) from exc
         out = {k: v.value for k, v in result.outputs.items()}
+        # Trust on first contact, for the droplet just created only: its key is recorded per
+        # stack and checked on every later connection of the run.
         known_hosts = self.state_dir / "known_hosts"
         known_hosts.unlink(missing_ok=True)  # a new droplet has a new host key
         target = SSHTarget(
-            host=str(out["ipv4"]), user="root", identity=str(key_path), known_hosts=str(known_hosts)
+            host=str(out["ipv4"]),
+            user="root",
+            identity=str(key_path),
+            known_hosts=str(known_hosts),
+            accept_new_host_key=True,
         )
         price = out.get("price_hourly")
         return Machine(

@@ -23,6 +23,7 @@ from typing import Any, TextIO
 from segkit.files import atomic_write_text
 from segkit.remote.config import RemoteConfig, SSHTarget
 from segkit.remote.cost import cost_summary, format_cost, run_cost
+from segkit.remote.environment import READ_ENV, env_script, mask_env
 from segkit.remote.notebook import DATA_PLACEHOLDER, fill_placeholders, notebook_parameters
 from segkit.remote.preflight import check_remote_python
 from segkit.remote.provision import Machine, Provisioner, ProvisionError
@@ -311,22 +312,22 @@ class _Job:
         return params
 
     def _command(self, job_dir: str) -> str:
+        """The launch command. It holds no environment value: those arrive on stdin
+        (:func:`~segkit.remote.environment.env_script`) and are inherited by papermill."""
         c = self.config
-        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in sorted(c.env.items()))
         papermill = (
             f"{c.python} -m papermill input.ipynb output/{shlex.quote(self.notebook.name)} "
             f"-f parameters.json --cwd output -k {shlex.quote(c.kernel)} "
             "--log-output --log-level INFO --no-progress-bar"
         )
-        prefix = f"env {env} " if env else ""
-        inner = f"{prefix}{papermill}; echo $? > exit_code.tmp && mv exit_code.tmp exit_code"
+        inner = f"{papermill}; echo $? > exit_code.tmp && mv exit_code.tmp exit_code"
         return (
-            f"cd {shlex.quote(job_dir)} || exit 1; setsid sh -c {shlex.quote(inner)} "
-            "> papermill.log 2>&1 < /dev/null & echo $!"
+            f"cd {shlex.quote(job_dir)} || exit 1; {READ_ENV} || exit 1; "
+            f"setsid sh -c {shlex.quote(inner)} > papermill.log 2>&1 < /dev/null & echo $!"
         )
 
     def _execute(self, ssh: SSHSession, job_dir: str) -> int:
-        pid = ssh.check(self._command(job_dir)).strip()
+        pid = ssh.check(self._command(job_dir), stdin=env_script(self.config.env)).strip()
         ssh.put_bytes(pid.encode(), f"{job_dir}/pid")
         return follow_log(
             ssh,
@@ -373,6 +374,7 @@ class _Job:
             "machine": result.machine,
             "notebook": self.notebook.name,
             "parameters": params,
+            "env": mask_env(self.config.env),
             "exit_code": code,
             "seconds": round(result.seconds, 1),
             "hourly_price_usd": machine.hourly_price,

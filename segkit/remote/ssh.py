@@ -21,6 +21,13 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 from segkit.remote.config import SSHTarget
+from segkit.remote.hostkeys import (
+    DEFAULT_KNOWN_HOSTS,
+    HostKeyError,
+    changed_host_key_message,
+    known_hosts_name,
+    use_known_hosts,
+)
 
 __all__ = [
     "RemoteError",
@@ -114,6 +121,7 @@ class SSHSession:
         self._log = log or (lambda line: None)
         self._client: Any = None
         self._sftp: Any = None
+        self._known_hosts = Path(target.known_hosts or DEFAULT_KNOWN_HOSTS).expanduser()
 
     # -- connection ---------------------------------------------------------------------------
     def __enter__(self) -> SSHSession:
@@ -142,15 +150,19 @@ class SSHSession:
         paramiko = _paramiko()
         client = paramiko.SSHClient()
         t = self.target
-        if t.known_hosts:
-            path = Path(t.known_hosts).expanduser()
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.touch(exist_ok=True)
-            client.load_host_keys(str(path))  # new keys are saved here by AutoAddPolicy
-        else:
-            client.load_system_host_keys()
-        policy = paramiko.RejectPolicy() if t.strict_host_key else paramiko.AutoAddPolicy()
-        client.set_missing_host_key_policy(policy)
+        self._known_hosts = use_known_hosts(client, t.known_hosts, accept_new=t.accept_new_host_key)
+        try:
+            self._connect_client(client)
+        except BaseException:
+            client.close()  # stops the transport thread of a refused or failed connection
+            raise
+        transport = client.get_transport()
+        if transport is not None:
+            transport.set_keepalive(15)
+        return client
+
+    def _connect_client(self, client: Any) -> None:
+        t = self.target
         client.connect(
             t.host,
             port=t.port,
@@ -162,15 +174,11 @@ class SSHSession:
             allow_agent=t.identity is None,
             look_for_keys=t.identity is None,
         )
-        transport = client.get_transport()
-        if transport is not None:
-            transport.set_keepalive(15)
-        return client
 
     def connect(self, *, deadline: float | None = None) -> SSHSession:
         """Connect, retrying ``retries`` times, or until the monotonic ``deadline`` if given.
 
-        A changed host key is never retried: it raises at once.
+        An unknown or changed host key is never retried: :class:`HostKeyError` at once.
         """
         paramiko = _paramiko()
         self.close()
@@ -185,9 +193,9 @@ class SSHSession:
                 self._client = self._new_client()
                 return self
             except paramiko.BadHostKeyException as exc:
-                raise RemoteError(
-                    f"{self.target}: the host key changed ({exc}); if the machine was "
-                    "re-created, remove its old entry from the known-hosts file"
+                name = known_hosts_name(self.target.host, self.target.port)
+                raise HostKeyError(
+                    changed_host_key_message(name, exc.key, exc.expected_key, self._known_hosts)
                 ) from None
             except paramiko.AuthenticationException as exc:
                 if deadline is None:  # a booting machine may not have its key yet; others do

@@ -49,15 +49,20 @@ class LocalSSHD:
     known_hosts: Path
     root: Path
 
+    @property
+    def host_key(self) -> Path:
+        """The server's public host key (``ssh-ed25519 AAAA...``)."""
+        return self.root / "host_key.pub"
+
     def target(self, **options: object):
         from segkit.remote import SSHTarget
 
+        options.setdefault("known_hosts", str(self.known_hosts))
         return SSHTarget(
             host=self.host,
             port=self.port,
             user=self.user,
             identity=str(self.identity),
-            known_hosts=str(self.known_hosts),
             **options,
         )
 
@@ -125,6 +130,9 @@ def sshd(tmp_path_factory: pytest.TempPathFactory):
                         "sshd did not start: " + (root / "sshd.log").read_text(errors="replace")
                     ) from None
                 time.sleep(0.05)
+        # The host key is known, as after `ssh-keyscan -p PORT 127.0.0.1 >> known_hosts`.
+        host_key = (root / "host_key.pub").read_text().split()
+        (root / "known_hosts").write_text(f"[127.0.0.1]:{port} {host_key[0]} {host_key[1]}\n")
         yield LocalSSHD(
             host="127.0.0.1",
             port=port,
@@ -192,8 +200,11 @@ class FakeProvisioner:
         self._timer = threading.Timer(self.ready_after, self.marker.write_text, args=("ok\n",))
         self._timer.daemon = True
         self._timer.start()
+        # Like PulumiProvisioner: a fresh per-stack known-hosts file, trust on first contact.
+        known_hosts = self.marker.parent / "known_hosts"
+        known_hosts.unlink(missing_ok=True)
         return Machine(
-            target=self.sshd.target(),
+            target=self.sshd.target(known_hosts=str(known_hosts), accept_new_host_key=True),
             hourly_price=self.hourly,
             ready_marker=str(self.marker),
             name="fake",

@@ -132,5 +132,6 @@ def test_bad_env_flag_names_the_flag(tmp_path):
     ns = build_parser().parse_args(
         ["remote", "run", "x.ipynb", "--output", "o", "--host", "h", "--env", "NOEQUALS"]
     )
-    with pytest.raises(ValueError, match="--env 'NOEQUALS'"):
+    with pytest.raises(ValueError, match="--env number 1 .*NAME=VALUE") as info:
         remote_cmd.remote_config_from_args(ns)
+    assert "NOEQUALS" not in str(info.value)  # it may be a secret

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import stat
 import subprocess
+import uuid
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -174,8 +175,159 @@ def test_destroy_command_destroys_the_stack(fake_pulumi, tmp_path, monkeypatch, 
     from segkit.cli import main
 
     stack = FakeStack()
+    stack.up = lambda **kwargs: pytest.fail("pulumi up ran with a credential in segkitSpec")
     monkeypatch.setattr(PulumiProvisioner, "_stack", lambda self: stack)
     code = main(["remote", "destroy", "--stack", "dev", "--infra-dir", str(REPO / "infra_pulumi")])
     assert code == 0
     assert stack.calls == ["destroy"]
     assert "stack dev: destroyed" in capsys.readouterr().out
+
+
+# -- credentials in the origin URL -------------------------------------------------------------
+COMMIT = "0123456789abcdef0123456789abcdef01234567"
+
+
+def _fake_git(origin: str):
+    def git(root, *args):
+        if args[:2] == ("rev-parse", "HEAD"):
+            return COMMIT
+        if args[:3] == ("remote", "get-url", "origin"):
+            return origin
+        return ""  # `git status`: no uncommitted changes
+
+    return git
+
+
+def _user_data(spec: str) -> str:
+    import sys
+
+    sys.path.insert(0, str(REPO / "infra_pulumi"))
+    try:
+        import cloud_init
+
+        return cloud_init.build_user_data(spec)
+    finally:
+        sys.path.remove(str(REPO / "infra_pulumi"))
+        sys.modules.pop("cloud_init", None)
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        "https://alice:{secret}@github.com/org/segkit.git",
+        "https://{secret}@github.com/org/segkit.git",
+        "https://{secret}:x-oauth-basic@gitlab.example.org/org/segkit",
+    ],
+)
+def test_a_credential_in_the_origin_url_goes_nowhere(
+    fake_pulumi, tmp_path, monkeypatch, capsys, origin
+):
+    from segkit.cli import main
+
+    secret = f"SEKRET-{uuid.uuid4()}"
+    home = tmp_path / "home"
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("DIGITALOCEAN_TOKEN", TOKEN)
+    monkeypatch.delenv("SEGKIT_REMOTE_SPEC", raising=False)
+    monkeypatch.setattr(segkit, "__version__", "0.1.0.dev3+g1234567")
+    monkeypatch.setattr(provision, "_git", _fake_git(origin.format(secret=secret)))
+    stack = FakeStack()
+    stack.up = lambda **kwargs: pytest.fail("pulumi up ran with a credential in segkitSpec")
+    monkeypatch.setattr(PulumiProvisioner, "_stack", lambda self: stack)
+    code = main(
+        [
+            "remote", "run", str(REPO / "tests" / "remote" / "fixtures" / "divide.ipynb"),
+            "--output", str(tmp_path / "out"),
+            "--stack", "dev", "--yes", "--ssh-cidr", "1.2.3.4/32",
+            "--infra-dir", str(REPO / "infra_pulumi"),
+        ]
+    )  # fmt: skip
+    captured = capsys.readouterr()
+    assert code == 1
+    refusal = [line for line in captured.err.splitlines() if "segkit remote run: error" in line]
+    assert len(refusal) == 1, captured.err
+    assert "carries a user name or token" in refusal[0] and "--segkit-spec" in refusal[0]
+    assert "deploy key" in refusal[0]
+    assert "git+https://github.com/org/segkit.git@" in refusal[0] or "gitlab" in refusal[0]
+    assert secret not in captured.out + captured.err
+    assert secret not in repr(stack.config)  # no Pulumi config holds it
+    assert "segkit-gpu:segkitSpec" not in stack.config
+    for path in tmp_path.rglob("*"):  # the state dir (~/.segkit/remote/dev), the output folder
+        if path.is_file():
+            assert secret.encode() not in path.read_bytes(), path
+    assert stack.calls == ["destroy"]  # nothing was brought up
+
+
+@pytest.mark.parametrize(
+    ("origin", "why"),
+    [
+        ("git@github.com:org/segkit.git", "SSH"),
+        ("ssh://git@github.com/org/segkit.git", "SSH"),
+        ("/srv/git/segkit", "cannot reach"),
+        ("file:///srv/git/segkit", "cannot reach"),
+    ],
+)
+def test_an_origin_the_machine_cannot_clone_is_refused(monkeypatch, origin, why):
+    monkeypatch.delenv("SEGKIT_REMOTE_SPEC", raising=False)
+    monkeypatch.setattr(segkit, "__version__", "0.1.0.dev3+g1234567")
+    monkeypatch.setattr(provision, "_git", _fake_git(origin))
+    with pytest.raises(ProvisionError, match=why) as info:
+        caller_install_spec()
+    message = str(info.value)
+    assert "\n" not in message and "--segkit-spec" in message and "deploy key" in message
+    assert "git@github" not in message  # the user name is not repeated
+
+
+def test_a_public_origin_reaches_config_and_user_data_without_user_info(
+    fake_pulumi, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("DIGITALOCEAN_TOKEN", TOKEN)
+    monkeypatch.delenv("SEGKIT_REMOTE_SPEC", raising=False)
+    monkeypatch.setattr(segkit, "__version__", "0.1.0.dev3+g1234567")
+    monkeypatch.setattr(provision, "_git", _fake_git("https://github.com/org/segkit.git"))
+    stack = FakeStack()
+    p = PulumiProvisioner(
+        StackSettings(
+            stack="dev",
+            infra_dir=str(REPO / "infra_pulumi"),
+            state_dir=str(tmp_path / "state"),
+            ssh_cidr="1.2.3.4/32",
+        )
+    )
+    monkeypatch.setattr(p, "_stack", lambda: stack)
+    p.up(lambda line: None)
+    spec = stack.config["segkit-gpu:segkitSpec"].value
+    assert spec == f"segkit[gpu,notebooks] @ git+https://github.com/org/segkit.git@{COMMIT}"
+    assert spec.replace("'", "") in _user_data(spec).replace("'", "")
+
+
+def test_a_given_spec_with_a_password_is_refused_without_showing_it(
+    fake_pulumi, tmp_path, monkeypatch
+):
+    secret = f"SEKRET-{uuid.uuid4()}"
+    monkeypatch.setenv("DIGITALOCEAN_TOKEN", TOKEN)
+    stack = FakeStack()
+    p = PulumiProvisioner(
+        StackSettings(
+            stack="dev",
+            infra_dir=str(REPO / "infra_pulumi"),
+            state_dir=str(tmp_path / "state"),
+            ssh_cidr="1.2.3.4/32",
+            segkit_spec=f"segkit @ git+https://bob:{secret}@github.com/org/segkit@{COMMIT}",
+        )
+    )
+    monkeypatch.setattr(p, "_stack", lambda: stack)
+    with pytest.raises(ProvisionError, match="--segkit-spec carries a password") as info:
+        p.up(lambda line: None)
+    assert secret not in str(info.value) and secret not in repr(stack.config)
+    for spec in (
+        f"segkit @ git+https://bob:{secret}@github.com/org/segkit@{COMMIT}",
+        f"segkit @ git+https://{secret}@github.com/org/segkit@{COMMIT}",
+    ):
+        with pytest.raises(ValueError, match="credentials") as info:
+            _user_data(spec)
+        assert secret not in str(info.value)
+        with pytest.raises(ProvisionError, match="password or token") as info:
+            provision.check_no_password(spec, "--segkit-spec")
+        assert secret not in str(info.value)
+    provision.check_no_password("segkit @ git+ssh://git@github.com/org/segkit@c", "x")  # a key
