@@ -57,8 +57,8 @@ def main() -> None:
     args = ap.parse_args()
 
     from segkit.inference import predict_proba
-    from segkit.instances.predict import _instance_probabilities
     from segkit.instances import labels_from_probabilities
+    from segkit.instances.predict import _instance_probabilities
     from segkit.ki67 import ThresholdClassifier, measure_nuclei
     from segkit.models import resolve_model
     from segkit.stain import H_DAB, estimate_background
