@@ -19,6 +19,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "check_output_file",
+    "read_json",
     "sha256_file",
 ]
 
@@ -110,3 +111,33 @@ def check_output_file(target: str | Path) -> Path:
     if not os.access(parent, os.W_OK | os.X_OK):
         raise PermissionError(errno.EACCES, "permission denied", str(parent))
     return target
+
+
+def read_json(path: str | Path) -> Any:
+    """The JSON value in a UTF-8 file, with errors that name the file.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the file does not exist (unchanged, so callers can say what was expected).
+    ValueError
+        ``"PATH: not UTF-8 text (byte N)"``, ``"PATH: not valid JSON (MSG at line N)"``,
+        ``"PATH: nested too deeply"`` or ``"PATH: cannot read it (REASON)"``.
+    """
+    import json
+
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{p}: not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise ValueError(f"{p}: cannot read it ({exc.strerror or exc})") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    except RecursionError:
+        raise ValueError(f"{p}: nested too deeply") from None

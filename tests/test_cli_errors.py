@@ -95,3 +95,21 @@ def test_describe_error_is_short_and_single_line() -> None:
         b"ok \xff".decode("utf-8")
     except UnicodeDecodeError as exc:
         assert "utf-8" in describe_error(exc)
+
+
+def test_json_files_that_are_not_utf8_name_the_file(tmp_path: Path, capsys) -> None:
+    from segkit.files import read_json
+
+    bad = tmp_path / "manifest.json"
+    bad.write_bytes(b'{"format_version": "\xff"}')
+    with pytest.raises(ValueError, match="manifest.json: not UTF-8"):
+        read_json(bad)
+    assert main(["verify", str(tmp_path)]) == 1
+    line = _one_line(capsys)
+    assert "manifest.json: not UTF-8" in line
+    (tmp_path / "deep.json").write_text("[" * 50_000 + "]" * 50_000)
+    with pytest.raises(ValueError, match="deep.json: nested too deeply"):
+        read_json(tmp_path / "deep.json")
+    (tmp_path / "cfg.json").write_bytes(b"\xfe\xff")
+    assert main(["train", str(tmp_path), "--config", str(tmp_path / "cfg.json")]) == 1
+    assert "cfg.json: not UTF-8" in _one_line(capsys)

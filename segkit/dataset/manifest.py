@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from segkit.files import read_json
 from segkit.template import DatasetTemplate, TemplateError, parse_template
 
 __all__ = [
@@ -288,13 +289,13 @@ def load_manifest(dst: str | Path) -> Manifest:
     path = p if p.name == MANIFEST_NAME and p.is_file() else p / MANIFEST_NAME
     root = path.parent.resolve()
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json(path)
     except FileNotFoundError:
         raise ManifestError(
             f"{path}: no manifest; is {p} a data set written by `segkit prepare`?"
         ) from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise ManifestError(f"{path}: cannot read the manifest ({exc})") from None
+    except ValueError as exc:
+        raise ManifestError(str(exc)) from None
     if not isinstance(data, dict):
         raise ManifestError(f"{path}: expected a JSON object")
     version = data.get("format_version")

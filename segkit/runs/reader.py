@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from segkit.files import read_json as read_json_file
 from segkit.runs.history import read_history
 from segkit.runs.layout import (
     CHECKPOINTS,
@@ -171,15 +172,9 @@ def read_json(run_dir: str | Path, name: str) -> dict[str, Any]:
     if not path.is_file():
         return {}
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"{path}: unreadable ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except json.JSONDecodeError as exc:
-        raise ValueError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    except RecursionError:
-        raise ValueError(f"{path}: nested too deeply") from None
+        data = read_json_file(path)
+    except FileNotFoundError:
+        return {}
     return data if isinstance(data, dict) else {}
 
 

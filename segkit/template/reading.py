@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
+from segkit.files import read_json
 from segkit.template.spec import (
     ClassSpec,
     DatasetTemplate,
@@ -66,17 +66,11 @@ def load_template(path: str | Path) -> DatasetTemplate:
     """
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise TemplateError(f"{p}: cannot read the template ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise TemplateError(f"{p}: not UTF-8 text (byte {exc.start}); save it as UTF-8") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise TemplateError(f"{p}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    except RecursionError:
-        raise TemplateError(f"{p}: nested too deeply to be a template") from None
+        data = read_json(p)
+    except FileNotFoundError:
+        raise TemplateError(f"{p}: cannot read the template (no such file)") from None
+    except ValueError as exc:
+        raise TemplateError(str(exc)) from None
     try:
         return parse_template(data)
     except TemplateError as exc:

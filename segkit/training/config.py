@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from segkit.files import atomic_write_text
+from segkit.files import atomic_write_text, read_json
 from segkit.validation import FieldChecker
 
 __all__ = ["TrainConfig", "ConfigError", "OPTIMIZERS", "LOSSES", "MIXED_PRECISION"]
@@ -214,11 +214,13 @@ class TrainConfig:
         """Read a ``config.json``; errors name the file."""
         p = Path(path)
         try:
-            return cls.from_json(p.read_text(encoding="utf-8"))
+            data = read_json(p)
         except FileNotFoundError:
             raise FileNotFoundError(f"{p}: no such train config file") from None
-        except json.JSONDecodeError as exc:
-            raise ConfigError(f"{p}: not valid JSON ({exc})") from None
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        try:
+            return cls.from_dict(data)
         except ConfigError as exc:
             raise ConfigError(f"{p}: {exc}") from None
 
