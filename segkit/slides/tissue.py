@@ -5,8 +5,10 @@ the coarsest level fine enough, block-averaged strip by strip), and then:
 
 1. a per-pixel stain measure: ``"od"``, the mean optical density ``-log10((rgb + 1) / 256)``
    over R, G, B (glass is about 0), or ``"saturation"``, ``(max - min) / max`` of RGB;
-2. a light Gaussian blur (sigma 1 px) and Otsu's threshold, never below ``min_threshold``
-   (0.03 OD or 0.05 saturation), so an empty slide gives no tissue rather than its noise;
+2. a Gaussian blur of ``smoothing`` level-0 pixels (64, at least 1 thumbnail pixel), so that
+   nuclei and the faint counterstain between them (IHC) read as one tissue, then Otsu's
+   threshold, never below ``min_threshold`` (0.03 OD or 0.05 saturation), so an empty slide
+   gives no tissue rather than its noise;
 3. a closing (radius 2 px) to join nuclei and stroma, an opening (radius 1 px) to drop
    dust, filling of holes, and removal of pieces smaller than ``min_area_um2`` µm² when the
    slide's mpp is known (``min_area_px`` thumbnail pixels otherwise).
@@ -109,6 +111,7 @@ def detect_tissue(
     thumbnail_size: int = 1536,
     method: str = "od",
     min_threshold: float | None = None,
+    smoothing: float = 64.0,
     min_area_um2: float = 5_000.0,
     min_area_px: int = 64,
 ) -> Tissue:
@@ -121,6 +124,8 @@ def detect_tissue(
     method : {'od', 'saturation'}
     min_threshold : float, optional
         Floor of the Otsu threshold (default 0.03 for OD, 0.05 for saturation).
+    smoothing : float
+        Sigma of the Gaussian blur before thresholding, in level-0 pixels.
     min_area_um2 : float
         Pieces of tissue smaller than this many µm² are dropped (when the mpp is known).
     min_area_px : int
@@ -131,7 +136,8 @@ def detect_tissue(
     from skimage.morphology import disk
 
     thumbnail, downsample = read_thumbnail(slide, thumbnail_size=thumbnail_size)
-    measure = ndimage.gaussian_filter(tissue_measure(thumbnail, method), sigma=1.0)
+    sigma = max(1.0, float(smoothing) / downsample)
+    measure = ndimage.gaussian_filter(tissue_measure(thumbnail, method), sigma, mode="nearest")
     floor = _MIN_THRESHOLD[method] if min_threshold is None else float(min_threshold)
     otsu = float(threshold_otsu(measure)) if float(np.ptp(measure)) > 0 else floor
     threshold = max(otsu, floor)
