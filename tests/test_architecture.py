@@ -303,6 +303,7 @@ IMPORT_NAMES = {
     "scikit-learn": "sklearn",
     "opencv-python": "cv2",
     "opencv-python-headless": "cv2",
+    "openslide-python": "openslide",
 }
 
 #: What must work without extras: the package itself and its console script, which imports

@@ -1,5 +1,39 @@
-"""Whole slides: reading levels and regions, microns per pixel, tissue, streaming prediction."""
+"""Whole slides: reading levels and regions, microns per pixel, tissue, streaming prediction.
+
+Open any slide with :func:`open_slide` (readers: :mod:`segkit.slides.readers`), choose a
+level by resolution with :func:`level_for_mpp`, find the tissue with :func:`detect_tissue`,
+and generate test slides with :func:`make_synthetic_slide`. See docs/slides.md.
+"""
 
 from segkit.slides.base import ArraySlide, Slide, best_level
+from segkit.slides.mpp import level_for_mpp, slide_mpp
+from segkit.slides.readers import Reader, SlideReadError, is_slide, open_slide, register_reader
+from segkit.slides.synthetic import SyntheticSlide, make_synthetic_slide, slide_from_tiles
+from segkit.slides.tissue import (
+    Tissue,
+    detect_tissue,
+    save_tissue_png,
+    tissue_png_name,
+    tissue_tiles,
+)
 
-__all__ = ["ArraySlide", "Slide", "best_level"]
+__all__ = [
+    "ArraySlide",
+    "Slide",
+    "best_level",
+    "open_slide",
+    "is_slide",
+    "Reader",
+    "SlideReadError",
+    "register_reader",
+    "level_for_mpp",
+    "slide_mpp",
+    "Tissue",
+    "detect_tissue",
+    "tissue_tiles",
+    "tissue_png_name",
+    "save_tissue_png",
+    "SyntheticSlide",
+    "make_synthetic_slide",
+    "slide_from_tiles",
+]
