@@ -256,3 +256,30 @@ def test_a_finished_slide_is_not_predicted_again(tmp_path: Path) -> None:
 )
 def test_slide_name_drops_the_extensions(path: str, name: str) -> None:
     assert slide_name(path) == name
+
+
+def test_an_explicit_level_is_resized_to_the_model_scale(tmp_path: Path) -> None:
+    slide = array_slide(tissue_image((512, 640), seed=9), mpp=0.25)
+    model, info = darkness_model(), model_info(mpp=0.5)
+    res = predict_slide(model, slide, tmp_path, info=info, tile_size=128, level=0, progress=False)
+    assert res.level == 0 and res.scale == (0.5, 0.5)
+    assert _levels(res.path)[0].shape == (512, 640)
+    with pytest.raises(ValueError, match="has levels 0..2"):
+        predict_slide(model, slide, tmp_path, info=info, level=5, progress=False)
+
+
+class _BrokenSlide(ArraySlide):
+    def read_region(self, location, size, *, level=0):  # type: ignore[no-untyped-def]
+        if location[1] > 200:
+            raise OSError("slide.svs: bad tile")
+        return super().read_region(location, size, level=level)
+
+
+def test_a_read_error_stops_the_prediction_and_keeps_the_bands_done(tmp_path: Path) -> None:
+    slide = _BrokenSlide(tissue_image((400, 300), seed=10), mpp=(0.5, 0.5), name="b.svs")
+    with pytest.raises(OSError, match="bad tile"):
+        predict_slide(
+            darkness_model(), slide, tmp_path, info=model_info(), tile_size=64, progress=False
+        )
+    assert not (tmp_path / "b.ome.tif").exists()
+    assert (tmp_path / ".b.zarr").is_dir(), "the store waits for a resume"
