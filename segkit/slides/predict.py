@@ -252,10 +252,9 @@ def predict_slide(
     settings = _settings(slide, model, info, plan, tissue)
     record = _start(SlideProgress.load(file) if resume else None, settings, file, path, store)
     first_band = record.bands_done
-    blender = BandBlender(
-        plan.grid_size[1], _weights(plan.tile), int(model.output_shape[-1]), plan.rows[0]
-    )
+    channels = int(model.output_shape[-1])
     if not (record.finished and path.is_file()):
+        blender = BandBlender(plan.grid_size[1], _weights(plan.tile), channels, plan.rows[0])
         writer = PyramidMaskWriter(
             path,
             (plan.full_size[1], plan.full_size[0]),
@@ -285,7 +284,7 @@ def predict_slide(
         skipped=record.skipped,
         resumed_from_band=first_band,
         bands=len(plan.rows),
-        band_bytes=blender.nbytes,
+        band_bytes=plan.tile[0] * plan.grid_size[1] * (channels + 1) * 4,  # BandBlender.nbytes
         seconds=time.monotonic() - started,
     )
 

@@ -172,6 +172,7 @@ def test_memory_is_one_band_whatever_the_height(tmp_path: Path) -> None:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         assert res.band_bytes == 128 * 384 * (1 + 1) * 4  # th x width x (K + 1) x float32
+        assert peak > res.band_bytes, "the band buffer is traced"
         sizes[height] = peak
         assert _levels(res.path)[0].shape == (height, 384)
     whole = 8000 * 384 * (1 + 4 + 4)  # the mask, probabilities and weights of the slide
@@ -239,6 +240,7 @@ def test_a_finished_slide_is_not_predicted_again(tmp_path: Path) -> None:
     model.predict_on_batch = refuse
     again = predict_slide(model, slide, tmp_path, info=info, tile_size=128, progress=False)
     assert again.resumed_from_band == again.bands and again.path.stat().st_mtime_ns == stamp
+    assert again.band_bytes == first.band_bytes
     assert (again.predicted, again.skipped) == (first.predicted, first.skipped)
 
     with pytest.raises(ValueError, match=r"other settings \(cols, rows, tile\).*resume=False"):
