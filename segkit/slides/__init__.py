@@ -7,6 +7,7 @@ and generate test slides with :func:`make_synthetic_slide`. See docs/slides.md.
 
 from segkit.slides.base import ArraySlide, Slide, best_level
 from segkit.slides.mpp import level_for_mpp, slide_mpp
+from segkit.slides.predict import SlideResult, predict_slide, slide_name
 from segkit.slides.readers import Reader, SlideReadError, is_slide, open_slide, register_reader
 from segkit.slides.synthetic import SyntheticSlide, make_synthetic_slide, slide_from_tiles
 from segkit.slides.tissue import (
@@ -16,6 +17,7 @@ from segkit.slides.tissue import (
     tissue_png_name,
     tissue_tiles,
 )
+from segkit.slides.writer import PyramidMaskWriter
 
 __all__ = [
     "ArraySlide",
@@ -36,4 +38,8 @@ __all__ = [
     "SyntheticSlide",
     "make_synthetic_slide",
     "slide_from_tiles",
+    "PyramidMaskWriter",
+    "SlideResult",
+    "predict_slide",
+    "slide_name",
 ]
