@@ -97,8 +97,13 @@ def run(args: argparse.Namespace) -> int:
     else:
         check_output_file(out / "probe.png")
     model, info = resolve_model(args.model)
+    slides = [p for p in images if _is_slide(p, args.max_pixels or DEFAULT_MAX_PIXELS)]
+    if slides and single_file:
+        raise ValueError(f"{slides[0]} is a whole slide: give an output folder, not a .png")
+    for path in slides:
+        _predict_slide(model, info, path, out, args)
     info = info.at_mpp(args.mpp)
-    for path in images:
+    for path in (p for p in images if p not in slides):
         image = read_image(path, max_pixels=args.max_pixels or DEFAULT_MAX_PIXELS)
         target = out if single_file else out / f"{path.stem}.png"
         options = {"tile_size": args.tile_size, "overlap": args.overlap, "tta": args.tta,
@@ -120,6 +125,49 @@ def run(args: argparse.Namespace) -> int:
             save_overlay(over, image, mask)
             print(f"{path} -> {over}")
     return 0
+
+
+def _is_slide(path: Path, max_pixels: int) -> bool:
+    """Whether ``path`` goes the streaming slide path (one rule: :func:`segkit.slides.is_slide`)."""
+    if path.suffix.lower() not in (".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".scn", ".bif",
+                                   ".vms", ".vmu", ".svslide"):  # fmt: skip
+        return False
+    try:
+        from segkit.slides import is_slide
+    except ImportError:  # the slides extra is not installed: plain images only
+        return False
+    return bool(is_slide(path, max_pixels=max_pixels))
+
+
+def _predict_slide(model: Any, info: Any, path: Path, out: Path, args: Any) -> None:
+    """Stream one slide: tissue, windows over tissue, a pyramidal OME-TIFF mask."""
+    from segkit.slides import (
+        detect_tissue,
+        open_slide,
+        predict_slide,
+        save_tissue_png,
+        slide_name,
+        tissue_png_name,
+    )
+
+    slide = open_slide(path)
+    try:
+        if args.mpp and slide.mpp is None:
+            slide.mpp = (float(args.mpp), float(args.mpp))
+        tissue = detect_tissue(slide)
+        tissue_png = save_tissue_png(out / tissue_png_name(path), tissue.thumbnail, tissue)
+        result = predict_slide(
+            model, slide, out, info=info, tile_size=args.tile_size, overlap=args.overlap,
+            batch_size=args.batch_size, tissue=(tissue.mask, tissue.downsample),
+        )  # fmt: skip
+    finally:
+        slide.close()
+    print(f"{path} -> {result.path} ({result.size[0]}x{result.size[1]}, level {result.level}, "
+          f"{result.predicted} of {result.windows} windows, {100 * result.skipped_share:.0f}% "
+          f"glass skipped, {result.seconds:.0f} s)")  # fmt: skip
+    if result.assumed_scale:
+        print(f"{path}: {result.assumed_scale}")
+    print(f"{path} -> {tissue_png} (tissue outline); name {slide_name(path)}")
 
 
 def _mask_classes(info: Any) -> int:
