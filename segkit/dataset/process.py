@@ -10,7 +10,6 @@ result is the list of manifest records, so memory stays flat with the number of 
 from __future__ import annotations
 
 import hashlib
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,24 +18,27 @@ import numpy as np
 from PIL import Image
 
 from segkit.dataset.fit import FittedPair, fit_pair, fit_points
+from segkit.dataset.outputs import (
+    link_output,
+    output_files,
+    output_paths,
+    part_path,
+    write_pair,
+    write_part,
+)
 from segkit.dataset.targets import (
     NO_INSTANCES,
     SourceTargets,
     annotation_targets,
-    encode_instances,
     encode_points,
     instance_labels,
     kaggle_instances,
-    relabel,
 )
 from segkit.imaging import (
     ImageReadError,
-    binarize,
     decode_image,
     decode_mask,
     decode_pil,
-    encode_image,
-    encode_mask,
     mask_to_classes,
     merge_masks,
     pil_resample,
@@ -115,26 +117,6 @@ class TaskResult:
     reused: bool = False
 
 
-def output_paths(template: DatasetTemplate, split: str, name: str) -> tuple[str, str]:
-    """Relative paths of the image and mask of pair ``name`` in split part ``split``."""
-    if template.layout == "separate":
-        return (
-            f"{split}/images/{template.image_name(name)}",
-            f"{split}/masks/{template.mask_name(name)}",
-        )
-    return f"{split}/{template.image_name(name)}", f"{split}/{template.mask_name(name)}"
-
-
-def part_path(part: str, split: str, name: str) -> str:
-    """Relative path of an optional part: ``PART/instances/NAME.tif``, ``PART/points/NAME.json``."""
-    return f"{split}/{part}/{name}.{'tif' if part == 'instances' else 'json'}"
-
-
-def output_files(record: dict[str, Any]) -> list[str]:
-    """The output files a manifest record lists (image, mask when present, optional parts)."""
-    return [record[k] for k in ("image", "mask", "instances", "points") if record.get(k)]
-
-
 def _merged_sha(names: tuple[str, ...], digests: list[str]) -> str:
     if len(names) == 1:
         return digests[0]
@@ -142,16 +124,6 @@ def _merged_sha(names: tuple[str, ...], digests: list[str]) -> str:
     for n, d in zip(names, digests):
         h.update(f"{n}\x00{d}\n".encode())
     return h.hexdigest()
-
-
-def _link(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        import shutil
-
-        shutil.copyfile(src, dst)
 
 
 def _same_source(task: PairTask, img_sha: str, mask_sha: str) -> bool:
@@ -175,7 +147,7 @@ def _reuse(task: PairTask, ctx: TaskContext, img_sha: str, mask_sha: str) -> Tas
     if not ctx.check_only:
         for r in prev:
             for f in output_files(r):
-                _link(root / f, Path(ctx.out) / f)
+                link_output(root / f, Path(ctx.out) / f)
     records = tuple(dict(r, group=task.group, split=task.split) for r in prev)
     return TaskResult("ok", records, reused=True)
 
@@ -255,12 +227,12 @@ def process_pair(task: PairTask, ctx: TaskContext) -> TaskResult:
         name = task.name
         if fitted.tile is not None:
             name = f"{task.name}__r{fitted.tile[0]}_c{fitted.tile[1]}"
-        record = _write_pair(fitted, name, task, template, Path(ctx.out), source)
+        record = write_pair(fitted, name, task.split, task.group, template, Path(ctx.out), source)
         if targets.points is not None:
             xy, keep = fit_points(targets.points, fitted, size)
             classes = tuple(c for c, k in zip(targets.point_classes, keep, strict=True) if k)
-            record.update(_write_part(Path(ctx.out), "points", task.split, name,
-                                      encode_points(xy, classes)))  # fmt: skip
+            record.update(write_part(Path(ctx.out), "points", task.split, name,
+                                     encode_points(xy, classes)))  # fmt: skip
         records.append(record)
     return TaskResult("ok", tuple(records))
 
@@ -368,59 +340,3 @@ def _fit(
     if mask is not None:
         classes = mask_to_classes(np.asarray(mask), template.classes)
     return fit_pair(image, classes, template.size, template.fit, instances=instances)
-
-
-def _write_pair(
-    fitted: FittedPair,
-    name: str,
-    task: PairTask,
-    template: DatasetTemplate,
-    out: Path,
-    source: dict[str, Any],
-) -> dict[str, Any]:
-    img = fitted.image
-    if template.color_model == "binary":
-        img = binarize(np.asarray(img))
-    img_data = encode_image(img, "." + template.image_type)
-    rel_img, rel_mask = output_paths(template, task.split, name)
-    _write(out / rel_img, img_data)
-    mask_sha = ""
-    if fitted.mask is None:
-        rel_mask = ""
-    else:
-        mask_data = encode_image(encode_mask(fitted.mask, template.classes), ".png")
-        _write(out / rel_mask, mask_data)
-        mask_sha = hashlib.sha256(mask_data).hexdigest()
-    record = {
-        "name": name,
-        "split": task.split,
-        "group": task.group,
-        "image": rel_img,
-        "mask": rel_mask,
-        "image_sha256": hashlib.sha256(img_data).hexdigest(),
-        "mask_sha256": mask_sha,
-        **source,
-        "scale": [float(fitted.scale[0]), float(fitted.scale[1])],
-        "tile": None if fitted.tile is None else list(fitted.tile),
-    }
-    if fitted.instances is not None:
-        data = encode_instances(relabel(fitted.instances))
-        record.update(_write_part(out, "instances", task.split, name, data))
-    return record
-
-
-def _write_part(out: Path, part: str, split: str, name: str, data: bytes) -> dict[str, str]:
-    """Write an optional part of a pair; its manifest fields."""
-    rel = part_path(part, split, name)
-    _write(out / rel, data)
-    return {part: rel, f"{part}_sha256": hashlib.sha256(data).hexdigest()}
-
-
-def _write(path: Path, data: bytes) -> None:
-    try:
-        fh = open(path, "wb")  # noqa: SIM115
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(path, "wb")  # noqa: SIM115
-    with fh:
-        fh.write(data)
