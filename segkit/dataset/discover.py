@@ -88,6 +88,10 @@ class SourceLayout:
         or relative to the source, paired by stem with the images of any layout
         (MoNuSeg: ``../monuseg2018-train-xml``). The polygons give instance labels; an image
         without a mask gets its mask rasterised from them.
+    mpp : float, optional
+        Microns per pixel of the source images whose files do not say (plain tiles:
+        MoNuSeg's 0.2527). A slide's metadata and an Aperio XML's ``MicronsPerPixel`` come
+        first; see :mod:`segkit.dataset.source_mpp`.
     """
 
     layout: str = AUTO
@@ -98,9 +102,16 @@ class SourceLayout:
     mask_pattern: str | None = None
     follow_symlinks: bool = False
     annotations: str | None = None
+    mpp: float | None = None
 
     def __post_init__(self) -> None:
         _check.check_choice("layout", self.layout, SOURCE_LAYOUTS)
+        if self.mpp is not None:
+            mpp = _check.check_float(
+                "mpp", self.mpp, minimum=0.0, maximum=1000.0, exclusive_minimum=True,
+                expected="microns per pixel > 0 (MoNuSeg: 0.2527)",
+            )  # fmt: skip
+            object.__setattr__(self, "mpp", mpp)
         if self.mask_keyword is not None and (
             not self.mask_keyword or "/" in self.mask_keyword or "\\" in self.mask_keyword
         ):
@@ -169,6 +180,7 @@ class SourceLayout:
             "mask_pattern": self.mask_pattern,
             "follow_symlinks": self.follow_symlinks,
             "annotations": self.annotations,
+            "mpp": self.mpp,
         }
 
 
