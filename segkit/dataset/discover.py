@@ -12,6 +12,8 @@ The layouts (detected automatically, or named explicitly) are units of
 - ``pattern``: two regular expressions whose capture group gives the key shared by an
   image and its mask (e.g. ``img(.*)\\.tif`` and ``mask(.*)\\.tif``);
 - ``points``: ``images/NAME.jpg`` + ``points/NAME.json`` (one point per cell, no mask);
+- ``slides``: a whole slide and ``NAME.geojson`` (QuPath regions of interest and nuclei),
+  cut into tiles by :mod:`segkit.dataset.slide_tiles`;
 - ``polygons``: an image and ``NAME.xml`` (Aperio) or ``NAME.geojson``/``.json`` (QuPath);
 - ``labelbox``: one Labelbox JSON export for many images.
 
@@ -71,8 +73,8 @@ class SourceLayout:
     ----------
     layout : str
         ``'auto'`` or a name in :data:`segkit.dataset.layouts.LAYOUTS` (``kaggle``,
-        ``nnunet``, ``separate``, ``suffix``, ``points``, ``polygons``, ``labelbox``,
-        ``pattern``).
+        ``nnunet``, ``separate``, ``suffix``, ``points``, ``slides``, ``polygons``,
+        ``labelbox``, ``pattern``).
     mask_keyword : str, optional
         Marks a mask file (``a_mask.png``); default: the template's keyword.
     image_dir, mask_dir : str, optional

@@ -299,8 +299,8 @@ def _run_all(
                     f"({result.problems[0][0]}); pass --overwrite to rebuild it"
                 )
             if result.status == "refuse":
-                f, reason = result.problems[0]
-                raise PrepareError(f"{f}: {reason}")
+                file, reason = result.problems[0]
+                raise PrepareError(f"{file}: {reason}")
             if result.status == "skip":
                 found = [SkippedFile(f, r) for f, r in result.problems]
                 if strict:

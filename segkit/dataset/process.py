@@ -24,6 +24,7 @@ from segkit.dataset.outputs import (
     write_pair,
     write_part,
 )
+from segkit.dataset.slide_tiles import process_slide
 from segkit.dataset.source_mpp import annotation_mpp, missing_mpp, mpp_fields, rescale_factor
 from segkit.dataset.targets import (
     NO_INSTANCES,
@@ -67,6 +68,8 @@ def _relative_message(exc: Exception, src: Path, rel: str) -> str:
 
 def process_pair(task: PairTask, ctx: TaskContext) -> TaskResult:
     """Prepare one source pair; never raises for a bad file (it returns ``"skip"``)."""
+    if task.slide:
+        return process_slide(task, ctx)
     src = Path(ctx.src)
     template = _template(ctx)
     files = (*task.masks, *((task.annotations,) if task.annotations else ()))
