@@ -137,3 +137,12 @@ def test_without_template_mpp_nothing_is_rescaled(tmp_path: Path) -> None:
     assert len(m.pairs) == 4 and all(p.source_mpp == 0.25 and p.mpp == 0.25 for p in m.pairs)
     assert "mpp" not in m.to_dict()["template"]
     assert ModelInfo.from_manifest(m).mpp is None
+
+
+def test_inspect_reports_the_source_mpp(tmp_path: Path) -> None:
+    from segkit.dataset import inspect_dataset
+
+    src = tmp_path / "src"
+    _tiles(src, n=1, size=64)
+    report = inspect_dataset(src, SourceLayout(mpp=0.25), workers=1)
+    assert [p["mpp"] for p in report.pairs] == [0.25]
