@@ -181,3 +181,22 @@ def test_target_field(tmp_path: Path) -> None:
         DatasetTemplate(target="cells")
     assert main(["template", str(tmp_path / "t.json"), "--target", "instances"]) == 0
     assert load_template(tmp_path / "t.json").target == "instances"
+
+
+def test_mpp_round_trip_and_validation(tmp_path: Path) -> None:
+    t = DatasetTemplate(fit="tile", mpp=0.5)
+    assert t.to_dict()["mpp"] == 0.5
+    save_template(t, tmp_path / "t.json")
+    assert load_template(tmp_path / "t.json") == t
+    assert "mpp" not in DatasetTemplate().to_dict()  # unset: the JSON (and fingerprints) unchanged
+    for bad in (0, -1, "x", True, float("nan"), 5000):
+        with pytest.raises(TemplateError, match="'mpp'"):
+            DatasetTemplate(fit="tile", mpp=bad)
+    with pytest.raises(TemplateError, match="'fit'.*'tile', which an mpp needs"):
+        DatasetTemplate(mpp=0.5)
+
+
+def test_cli_template_mpp_implies_tile(tmp_path: Path) -> None:
+    assert main(["template", str(tmp_path / "t.json"), "--mpp", "0.5", "--size", "256"]) == 0
+    t = load_template(tmp_path / "t.json")
+    assert t.mpp == 0.5 and t.fit == "tile"

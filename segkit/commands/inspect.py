@@ -34,6 +34,13 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
         "with the images found, e.g. the MoNuSeg XML; their polygons give instance labels",
     )
     g.add_argument(
+        "--source-mpp",
+        type=float,
+        metavar="UM",
+        help="microns per pixel of source images whose files do not say (MoNuSeg: 0.2527); "
+        "slide metadata and Aperio XML MicronsPerPixel come first",
+    )
+    g.add_argument(
         "--follow-symlinks",
         action="store_true",
         help="also follow links whose target lies outside SRC (by default they are listed)",
@@ -51,6 +58,7 @@ def source_layout_from_args(args: argparse.Namespace) -> SourceLayout:
         mask_pattern=args.mask_pattern,
         follow_symlinks=args.follow_symlinks,
         annotations=str(Path(args.annotations).resolve()) if args.annotations else None,
+        mpp=args.source_mpp,
     )
 
 

@@ -46,6 +46,13 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--target", choices=TARGETS, help="semantic (a class per pixel) or instances (nuclei)"
     )
+    p.add_argument(
+        "--mpp",
+        type=float,
+        metavar="UM",
+        help="microns per pixel of the prepared images (sources are rescaled to it, then "
+        "tiled; implies --fit tile)",
+    )
     p.add_argument("--classes", nargs="+", metavar="NAME", help="class names, background first")
     p.add_argument(
         "--map",
@@ -71,6 +78,10 @@ def template_from_args(args: argparse.Namespace) -> DatasetTemplate:
         value = getattr(args, key)
         if value is not None:
             data[key] = value
+    if args.mpp is not None:
+        data["mpp"] = args.mpp
+        if args.fit is None:
+            data["fit"] = "tile"
     if args.classes:
         data["classes"]["names"] = list(args.classes)
     if args.map:

@@ -12,6 +12,8 @@ The layouts (detected automatically, or named explicitly) are units of
 - ``pattern``: two regular expressions whose capture group gives the key shared by an
   image and its mask (e.g. ``img(.*)\\.tif`` and ``mask(.*)\\.tif``);
 - ``points``: ``images/NAME.jpg`` + ``points/NAME.json`` (one point per cell, no mask);
+- ``slides``: a whole slide and ``NAME.geojson`` (QuPath regions of interest and nuclei),
+  cut into tiles by :mod:`segkit.dataset.slide_tiles`;
 - ``polygons``: an image and ``NAME.xml`` (Aperio) or ``NAME.geojson``/``.json`` (QuPath);
 - ``labelbox``: one Labelbox JSON export for many images.
 
@@ -71,8 +73,8 @@ class SourceLayout:
     ----------
     layout : str
         ``'auto'`` or a name in :data:`segkit.dataset.layouts.LAYOUTS` (``kaggle``,
-        ``nnunet``, ``separate``, ``suffix``, ``points``, ``polygons``, ``labelbox``,
-        ``pattern``).
+        ``nnunet``, ``separate``, ``suffix``, ``points``, ``slides``, ``polygons``,
+        ``labelbox``, ``pattern``).
     mask_keyword : str, optional
         Marks a mask file (``a_mask.png``); default: the template's keyword.
     image_dir, mask_dir : str, optional
@@ -88,6 +90,10 @@ class SourceLayout:
         or relative to the source, paired by stem with the images of any layout
         (MoNuSeg: ``../monuseg2018-train-xml``). The polygons give instance labels; an image
         without a mask gets its mask rasterised from them.
+    mpp : float, optional
+        Microns per pixel of the source images whose files do not say (plain tiles:
+        MoNuSeg's 0.2527). A slide's metadata and an Aperio XML's ``MicronsPerPixel`` come
+        first; see :mod:`segkit.dataset.source_mpp`.
     """
 
     layout: str = AUTO
@@ -98,9 +104,16 @@ class SourceLayout:
     mask_pattern: str | None = None
     follow_symlinks: bool = False
     annotations: str | None = None
+    mpp: float | None = None
 
     def __post_init__(self) -> None:
         _check.check_choice("layout", self.layout, SOURCE_LAYOUTS)
+        if self.mpp is not None:
+            mpp = _check.check_float(
+                "mpp", self.mpp, minimum=0.0, maximum=1000.0, exclusive_minimum=True,
+                expected="microns per pixel > 0 (MoNuSeg: 0.2527)",
+            )  # fmt: skip
+            object.__setattr__(self, "mpp", mpp)
         if self.mask_keyword is not None and (
             not self.mask_keyword or "/" in self.mask_keyword or "\\" in self.mask_keyword
         ):
@@ -169,6 +182,7 @@ class SourceLayout:
             "mask_pattern": self.mask_pattern,
             "follow_symlinks": self.follow_symlinks,
             "annotations": self.annotations,
+            "mpp": self.mpp,
         }
 
 

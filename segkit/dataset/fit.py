@@ -83,6 +83,7 @@ def fit_pair(
     fit: str,
     *,
     instances: np.ndarray | None = None,
+    rescale: float = 1.0,
 ) -> Iterator[FittedPair]:
     """Fit an image, its mask and its instance labels to ``size = (rows, cols)``.
 
@@ -98,12 +99,17 @@ def fit_pair(
         of ``size`` in row-major order, the last row/column zero-padded.
     instances : (M, N) integer ndarray, optional
         Fitted like the mask (nearest neighbour, padded with 0).
+    rescale : float
+        For ``tile``: resize by this factor first (``source mpp / template mpp``; area filter
+        for the image, nearest neighbour for the labels), then cut. Only ``tile`` takes it.
 
     Yields
     ------
     FittedPair
         One for ``stretch``/``pad``/``crop``; one per tile for ``tile``.
     """
+    if rescale != 1.0 and fit != "tile":
+        raise ValueError(f"rescale: only fit 'tile' rescales first, got fit {fit!r}")
     rows, cols = size
     h, w = image.shape[:2]
     for what, labels in (("mask", mask), ("instance labels", instances)):
@@ -121,6 +127,10 @@ def fit_pair(
     elif fit in ("pad", "crop"):
         yield _pad_or_crop(image, mask, instances, size, fit)
     elif fit == "tile":
+        scale = (1.0, 1.0)
+        if rescale != 1.0:
+            image, mask, instances, scale = _rescale(image, mask, instances, rescale)
+            h, w = image.shape[:2]
         n_rows, n_cols = -(-h // rows), -(-w // cols)
         for i in range(n_rows):
             for j in range(n_cols):
@@ -134,13 +144,29 @@ def fit_pair(
                 yield FittedPair(
                     np.ascontiguousarray(cut(image)),
                     _labels(cut, mask),
-                    (1.0, 1.0),
+                    scale,
                     (i, j),
                     instances=_labels(cut, instances),
                     offset=(-i * rows, -j * cols),
                 )
     else:
         raise ValueError(f"fit: expected stretch, pad, crop or tile, got {fit!r}")
+
+
+def _rescale(
+    image: np.ndarray, mask: np.ndarray | None, instances: np.ndarray | None, factor: float
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None, tuple[float, float]]:
+    """Image and labels resized by ``factor``, and the scale that was applied per axis."""
+    if not factor > 0:
+        raise ValueError(f"rescale: expected a factor > 0, got {factor!r}")
+    h, w = image.shape[:2]
+    rh, rw = max(1, round(h * factor)), max(1, round(w * factor))
+    return (
+        resize_image(image, (rh, rw)),
+        _labels(lambda a: resize_mask(a, (rh, rw)), mask),
+        _labels(lambda a: resize_mask(a, (rh, rw)), instances),
+        (rh / h, rw / w),
+    )
 
 
 def _pad_or_crop(

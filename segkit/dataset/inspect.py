@@ -12,12 +12,14 @@ import functools
 import hashlib
 import json
 from collections import Counter, defaultdict
+from contextlib import closing
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from segkit.dataset.discover import Discovery, SourceLayout, SourcePair, discover_pairs
 from segkit.dataset.pool import default_workers, imap_unordered, workers_for_images
+from segkit.dataset.source_mpp import annotation_mpp
 from segkit.dataset.walk import describe_links_outside
 from segkit.imaging import (
     DEFAULT_MAX_PIXELS,
@@ -45,7 +47,8 @@ class InspectReport:
         Detected (or named) layout; ``"none"`` when no layout pairs anything.
     pairs : tuple of dict
         ``name``, ``image``, ``mask``, ``image_size`` (rows, cols), ``mask_size``,
-        ``image_format`` (e.g. ``"uint8 RGB"``), ``mask_values`` (sorted, capped), ``mask_files``.
+        ``image_format`` (e.g. ``"uint8 RGB"``), ``mask_values`` (sorted, capped), ``mask_files``,
+        ``mpp`` (the source's microns per pixel, when known; a slide is read from its header).
     images_without_mask, masks_without_image : tuple of str
     unrelated : tuple of dict
         ``file`` and ``reason``: files that fit no rule of the layout (never paired).
@@ -199,13 +202,43 @@ def _describe_image(arr: Any, rel: str) -> str:
     return f"{arr.dtype} {kind.get(channels, f'{channels}-channel')} {Path(rel).suffix.lower()[1:]}"
 
 
+def _inspect_slide(out: dict[str, Any], src: Path, pair: SourcePair, given: float | None) -> None:
+    """Describe a whole slide from its header (never decoded whole)."""
+    from segkit.slides import open_slide
+
+    out.update(name=pair.name, mask="", mask_files=0, annotations=pair.source_annotations)
+    try:
+        with closing(open_slide(src / pair.image)) as slide:
+            w, h = slide.level_dimensions[0]
+            out["image_size"] = [int(h), int(w)]
+            out["image_format"] = f"slide, {len(slide.level_dimensions)} levels"
+            mpp = None if slide.mpp is None else (slide.mpp[0] + slide.mpp[1]) / 2
+    except (OSError, ValueError) as exc:
+        out["errors"].append({"file": pair.image, "reason": _short(exc, src / pair.image)})
+        return
+    out["mpp"] = mpp if mpp is not None else given
+    out["ok"] = True
+
+
 def _inspect_one(
-    item: tuple[str, SourcePair | None], *, root: str, max_pixels: int | None
+    item: tuple[str, SourcePair | None],
+    *,
+    root: str,
+    max_pixels: int | None,
+    slides: bool = False,
+    source_mpp: float | None = None,
 ) -> dict[str, Any]:
-    """Decode one pair (or a lone image) and describe it; never raises for bad files."""
+    """Decode one pair (or a lone image) and describe it; never raises for bad files.
+
+    ``slides``: the pairs are whole slides (layout ``slides``), described from their headers.
+    ``mpp`` is the source's microns per pixel when known (:mod:`segkit.dataset.source_mpp`).
+    """
     image_rel, pair = item
     src = Path(root)
     out: dict[str, Any] = {"image": image_rel, "ok": False, "errors": []}
+    if slides and pair is not None:
+        _inspect_slide(out, src, pair, source_mpp)
+        return out
     try:
         arr = decode_image((src / image_rel).read_bytes(), src / image_rel, max_pixels=max_pixels)
         out["image_size"] = [int(arr.shape[0]), int(arr.shape[1])]
@@ -222,6 +255,13 @@ def _inspect_one(
     out["mask"] = pair.source_mask
     out["mask_files"] = len(pair.masks)
     out["annotations"] = pair.source_annotations
+    try:
+        found = annotation_mpp(src / pair.annotations) if pair.annotations else None
+    except ValueError as exc:
+        found = None
+        out["errors"].append({"file": pair.annotations, "reason": _short(exc, src)})
+    if found is not None or source_mpp is not None:
+        out["mpp"] = found if found is not None else source_mpp
     masks = []
     for rel in pair.masks:
         try:
@@ -281,11 +321,19 @@ def inspect_dataset(
     items: list[tuple[str, SourcePair | None]] = [(p.image, p) for p in discovery.pairs]
     items += [(f, None) for f in discovery.images_without_mask]
     n_workers = max(1, min(workers or default_workers(), len(items) // 4 or 1))
+    slides = discovery.layout == "slides"
     files = [f for image, pair in items for f in (image, *(pair.masks if pair else ()))]
     n_workers = workers_for_images(
-        n_workers, (discovery.root / f for f in files), max_pixels=max_pixels
+        n_workers, (discovery.root / f for f in files if not slides), max_pixels=max_pixels
     )
-    func = functools.partial(_inspect_one, root=str(discovery.root), max_pixels=max_pixels)
+    given = layout.mpp if isinstance(layout, SourceLayout) else None
+    func = functools.partial(
+        _inspect_one,
+        root=str(discovery.root),
+        max_pixels=max_pixels,
+        slides=slides,
+        source_mpp=given,
+    )
     results = sorted(
         imap_unordered(func, items, workers=n_workers, n_items=len(items)),
         key=lambda r: r["image"],
@@ -306,7 +354,8 @@ def _report(discovery: Discovery, results: list[dict[str, Any]]) -> InspectRepor
         if "image_format" in r:
             formats[r["image_format"]] += 1
             sizes[_wh(r["image_size"])] += 1
-            by_pixels[r["pixels_sha256"]].append(r["image"])
+            if "pixels_sha256" in r:  # slides are not decoded
+                by_pixels[r["pixels_sha256"]].append(r["image"])
         if "name" not in r:
             continue
         entry: dict[str, Any] = {
@@ -314,6 +363,8 @@ def _report(discovery: Discovery, results: list[dict[str, Any]]) -> InspectRepor
         }
         for k in ("image_size", "mask_size", "image_format", "mask_values"):
             entry[k] = r.get(k)
+        if "mpp" in r:
+            entry["mpp"] = r["mpp"]
         pairs.append(entry)
         if r.get("mask_values"):
             union.update(r["mask_values"])

@@ -79,6 +79,9 @@ class PairRecord:
         The source annotation file (polygons or points; ``FILE#KEY`` for a Labelbox export),
         relative to ``source``; empty when there is none. Its SHA-256 is part of
         ``source_mask_sha256``.
+    source_mpp, mpp : float or None
+        Microns per pixel of the source (level 0 of a slide) and of the outputs, when known
+        (see :mod:`segkit.dataset.source_mpp`); written only then.
     """
 
     name: str
@@ -100,6 +103,8 @@ class PairRecord:
     points: str = ""
     points_sha256: str = ""
     source_annotations: str = ""
+    source_mpp: float | None = None
+    mpp: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON entry of this pair (the optional parts only when present)."""
@@ -125,6 +130,9 @@ class PairRecord:
                 out[f"{part}_sha256"] = getattr(self, f"{part}_sha256")
         if self.source_annotations:
             out["source_annotations"] = self.source_annotations
+        for key in ("source_mpp", "mpp"):
+            if getattr(self, key) is not None:
+                out[key] = getattr(self, key)
         return out
 
     @classmethod
@@ -164,7 +172,20 @@ class PairRecord:
                 for key in (part, f"{part}_sha256")
             },
             source_annotations=str(data.get("source_annotations") or ""),
+            source_mpp=_optional_mpp(data, "source_mpp"),
+            mpp=_optional_mpp(data, "mpp"),
         )
+
+
+def _optional_mpp(data: Mapping[str, Any], key: str) -> float | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ManifestError(
+            f"pair {data.get('name')!r}: field {key!r} is {value!r}; expected microns per pixel > 0"
+        )
+    return float(value)
 
 
 @dataclass(frozen=True)

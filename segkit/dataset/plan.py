@@ -9,14 +9,16 @@ again). A pair with a damaged or missing output is encoded again.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from segkit.dataset.discover import Discovery, SourcePair
 from segkit.dataset.manifest import Manifest
-from segkit.dataset.process import PairTask, output_files
+from segkit.dataset.outputs import output_files
 from segkit.dataset.split import assign_splits, group_of
+from segkit.dataset.tasks import PairTask
 from segkit.dataset.verify import check_listed_files
 from segkit.template import DatasetTemplate
 
@@ -26,7 +28,17 @@ __all__ = [
     "files_to_decode",
     "keep_previous_names",
     "plan_tasks",
+    "tile_source_name",
 ]
+
+SLIDES = "slides"
+# The suffix fit mode ``tile`` (``__r0_c1``) and layout ``slides`` (``__x0_y512``) add.
+_TILE_SUFFIX = re.compile(r"__(?:r\d+_c\d+|x\d+_y\d+)$")
+
+
+def tile_source_name(name: str) -> str:
+    """The source pair's name of an output pair (``a__r0_c1`` -> ``a``, ``s__x0_y0`` -> ``s``)."""
+    return _TILE_SUFFIX.sub("", name)
 
 
 def plan_tasks(
@@ -50,7 +62,7 @@ def plan_tasks(
         prev = old.get(p.image, [])
         usable = bool(prev) and all(
             r["split"] == split
-            and (r["name"] == p.name or r["name"].startswith(p.name + "__r"))
+            and tile_source_name(r["name"]) == p.name
             and r["source_mask"] == p.source_mask
             and r.get("source_annotations", "") == p.source_annotations
             for r in prev
@@ -66,6 +78,7 @@ def plan_tasks(
                 previous=tuple(prev) if usable else (),
                 annotations=p.annotations,
                 annotation_key=p.annotation_key,
+                slide=discovery.layout == SLIDES,
             )
         )
     return tasks
@@ -79,7 +92,7 @@ def keep_previous_names(
     if previous is None:
         return pairs
     old = {
-        r.source_image: r.name.rsplit("__r", 1)[0] if r.tile is not None else r.name
+        r.source_image: tile_source_name(r.name) if r.tile is not None else r.name
         for r in previous.pairs
     }
     wanted = {p.image: old.get(p.image, p.name) for p in pairs}
@@ -130,7 +143,7 @@ def files_to_decode(tasks: list[PairTask], *, refuse_changes: bool) -> Iterator[
     """Source files (relative) that the run may decode: all of them, or with
     ``refuse_changes`` only those of pairs that cannot reuse their earlier outputs."""
     for t in tasks:
-        if refuse_changes and t.previous and t.outputs_ok:
-            continue
+        if (refuse_changes and t.previous and t.outputs_ok) or t.slide:
+            continue  # a slide is read tile by tile, never decoded whole
         yield t.image
         yield from t.masks

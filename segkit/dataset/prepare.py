@@ -184,6 +184,7 @@ def prepare_dataset(
             previous_root=str(dst_path) if previous is not None else None,
             check_only=not write,
             refuse_changes=check_only,
+            source_mpp=_layout(source_layout).mpp,
         )
         records, problems, encoded, reused = _run_all(tasks, ctx, n_workers, strict, progress)
         if not write:
@@ -216,6 +217,12 @@ def prepare_dataset(
         repaired=_repaired(outputs, tasks),
         links_outside=discovery.links_outside,
     )
+
+
+def _layout(source_layout: SourceLayout | str) -> SourceLayout:
+    if isinstance(source_layout, SourceLayout):
+        return source_layout
+    return SourceLayout(layout=source_layout)
 
 
 def _previous(
@@ -291,6 +298,9 @@ def _run_all(
                     f"{Path(ctx.previous_root or '')} exists and its source has changed "
                     f"({result.problems[0][0]}); pass --overwrite to rebuild it"
                 )
+            if result.status == "refuse":
+                file, reason = result.problems[0]
+                raise PrepareError(f"{file}: {reason}")
             if result.status == "skip":
                 found = [SkippedFile(f, r) for f, r in result.problems]
                 if strict:

@@ -10,8 +10,6 @@ result is the list of manifest records, so memory stays flat with the number of 
 from __future__ import annotations
 
 import hashlib
-import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,24 +17,29 @@ import numpy as np
 from PIL import Image
 
 from segkit.dataset.fit import FittedPair, fit_pair, fit_points
+from segkit.dataset.outputs import (
+    output_files,
+    output_paths,
+    part_path,
+    write_pair,
+    write_part,
+)
+from segkit.dataset.slide_tiles import process_slide
+from segkit.dataset.source_mpp import annotation_mpp, missing_mpp, mpp_fields, rescale_factor
 from segkit.dataset.targets import (
     NO_INSTANCES,
     SourceTargets,
     annotation_targets,
-    encode_instances,
     encode_points,
     instance_labels,
     kaggle_instances,
-    relabel,
 )
+from segkit.dataset.tasks import PairTask, TaskContext, TaskResult, merged_sha, reuse_or_refuse
 from segkit.imaging import (
     ImageReadError,
-    binarize,
     decode_image,
     decode_mask,
     decode_pil,
-    encode_image,
-    encode_mask,
     mask_to_classes,
     merge_masks,
     pil_resample,
@@ -57,129 +60,6 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
-class PairTask:
-    """One source pair to prepare.
-
-    ``previous`` holds the manifest records an earlier run wrote for the same source pair
-    (same template, name and split part): when the source bytes still hash the same, those
-    output files are linked instead of encoded again, unless ``outputs_ok`` is false (an
-    output file no longer has the SHA-256 its record lists: it is encoded again).
-    """
-
-    name: str
-    split: str
-    group: str
-    image: str
-    masks: tuple[str, ...]
-    mask_folder: str | None = None
-    previous: tuple[dict[str, Any], ...] = ()
-    outputs_ok: bool = True
-    annotations: str | None = None
-    annotation_key: str | None = None
-
-    @property
-    def source_annotations(self) -> str:
-        """The annotation file (``FILE#KEY`` for a Labelbox export), or ""."""
-        if self.annotations is None:
-            return ""
-        return self.annotations + (f"#{self.annotation_key}" if self.annotation_key else "")
-
-
-@dataclass(frozen=True)
-class TaskContext:
-    """What every task shares: folders, the template and limits.
-
-    ``check_only``: write nothing; a pair whose earlier outputs cannot be reused is
-    ``"changed"``. ``refuse_changes``: a pair whose source differs from the earlier run (or
-    that failed then and decodes now) is ``"changed"``; one whose source is the same but whose
-    outputs were damaged is encoded again.
-    """
-
-    src: str
-    out: str
-    template: dict[str, Any]
-    max_pixels: int | None
-    previous_root: str | None = None
-    check_only: bool = False
-    refuse_changes: bool = False
-
-
-@dataclass(frozen=True)
-class TaskResult:
-    """``status`` is ``"ok"`` (``records``), ``"skip"`` (``problems``) or ``"changed"``."""
-
-    status: str
-    records: tuple[dict[str, Any], ...] = ()
-    problems: tuple[tuple[str, str], ...] = ()
-    reused: bool = False
-
-
-def output_paths(template: DatasetTemplate, split: str, name: str) -> tuple[str, str]:
-    """Relative paths of the image and mask of pair ``name`` in split part ``split``."""
-    if template.layout == "separate":
-        return (
-            f"{split}/images/{template.image_name(name)}",
-            f"{split}/masks/{template.mask_name(name)}",
-        )
-    return f"{split}/{template.image_name(name)}", f"{split}/{template.mask_name(name)}"
-
-
-def part_path(part: str, split: str, name: str) -> str:
-    """Relative path of an optional part: ``PART/instances/NAME.tif``, ``PART/points/NAME.json``."""
-    return f"{split}/{part}/{name}.{'tif' if part == 'instances' else 'json'}"
-
-
-def output_files(record: dict[str, Any]) -> list[str]:
-    """The output files a manifest record lists (image, mask when present, optional parts)."""
-    return [record[k] for k in ("image", "mask", "instances", "points") if record.get(k)]
-
-
-def _merged_sha(names: tuple[str, ...], digests: list[str]) -> str:
-    if len(names) == 1:
-        return digests[0]
-    h = hashlib.sha256()
-    for n, d in zip(names, digests):
-        h.update(f"{n}\x00{d}\n".encode())
-    return h.hexdigest()
-
-
-def _link(src: Path, dst: Path) -> None:
-    dst.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.link(src, dst)
-    except OSError:
-        import shutil
-
-        shutil.copyfile(src, dst)
-
-
-def _same_source(task: PairTask, img_sha: str, mask_sha: str) -> bool:
-    return bool(task.previous) and all(
-        r.get("source_image_sha256") == img_sha and r.get("source_mask_sha256") == mask_sha
-        for r in task.previous
-    )
-
-
-def _reuse(task: PairTask, ctx: TaskContext, img_sha: str, mask_sha: str) -> TaskResult | None:
-    prev = task.previous
-    if (
-        not task.outputs_ok
-        or ctx.previous_root is None
-        or not _same_source(task, img_sha, mask_sha)
-    ):
-        return None
-    root = Path(ctx.previous_root)
-    if not all((root / f).is_file() for r in prev for f in output_files(r)):
-        return None
-    if not ctx.check_only:
-        for r in prev:
-            for f in output_files(r):
-                _link(root / f, Path(ctx.out) / f)
-    records = tuple(dict(r, group=task.group, split=task.split) for r in prev)
-    return TaskResult("ok", records, reused=True)
-
-
 def _relative_message(exc: Exception, src: Path, rel: str) -> str:
     msg = str(exc)
     full = str(src / rel)
@@ -188,6 +68,8 @@ def _relative_message(exc: Exception, src: Path, rel: str) -> str:
 
 def process_pair(task: PairTask, ctx: TaskContext) -> TaskResult:
     """Prepare one source pair; never raises for a bad file (it returns ``"skip"``)."""
+    if task.slide:
+        return process_slide(task, ctx)
     src = Path(ctx.src)
     template = _template(ctx)
     files = (*task.masks, *((task.annotations,) if task.annotations else ()))
@@ -198,18 +80,22 @@ def process_pair(task: PairTask, ctx: TaskContext) -> TaskResult:
         return TaskResult("skip", problems=((task.image, f"cannot read ({exc.strerror})"),))
     img_sha = hashlib.sha256(img_bytes).hexdigest()
     names = (*task.masks, *((task.source_annotations,) if task.annotations else ()))
-    mask_sha = _merged_sha(names, [hashlib.sha256(b).hexdigest() for b in datas])
+    mask_sha = merged_sha(names, [hashlib.sha256(b).hexdigest() for b in datas])
     del datas[len(task.masks) :]  # annotation files are read again by their reader
-    reused = _reuse(task, ctx, img_sha, mask_sha)
-    if reused is not None:
-        return reused
-    changed = TaskResult("changed", problems=((task.image, "changed since the last run"),))
-    if task.previous and (
-        ctx.check_only or (ctx.refuse_changes and not _same_source(task, img_sha, mask_sha))
-    ):
-        return changed
-
     current = task.image
+    try:
+        source_mpp = _source_mpp(task, ctx)
+    except ValueError as exc:
+        current = task.annotations or task.image
+        return TaskResult("skip", problems=((current, _relative_message(exc, src, current)),))
+    if template.mpp is not None and source_mpp is None:
+        return TaskResult("refuse", problems=((task.image, missing_mpp(template.mpp)),))
+    decided = reuse_or_refuse(
+        task, ctx, img_sha, mask_sha, source_mpp=source_mpp, template_mpp=template.mpp
+    )
+    if decided is not None:
+        return decided
+    changed = TaskResult("changed", problems=((task.image, "changed since the last run"),))
     try:
         image = _decode_image(img_bytes, src / task.image, ctx.max_pixels, template.color_model)
         del img_bytes
@@ -251,18 +137,26 @@ def process_pair(task: PairTask, ctx: TaskContext) -> TaskResult:
     if task.annotations:
         source["source_annotations"] = task.source_annotations
     records = []
-    for fitted in _fit(image, mask, targets.classes, instances, template):
+    factor = rescale_factor(source_mpp, template.mpp)
+    for fitted in _fit(image, mask, targets.classes, instances, template, factor):
         name = task.name
         if fitted.tile is not None:
             name = f"{task.name}__r{fitted.tile[0]}_c{fitted.tile[1]}"
-        record = _write_pair(fitted, name, task, template, Path(ctx.out), source)
+        here = {**source, **mpp_fields(source_mpp, template.mpp, fitted.scale)}
+        record = write_pair(fitted, name, task.split, task.group, template, Path(ctx.out), here)
         if targets.points is not None:
             xy, keep = fit_points(targets.points, fitted, size)
             classes = tuple(c for c, k in zip(targets.point_classes, keep, strict=True) if k)
-            record.update(_write_part(Path(ctx.out), "points", task.split, name,
-                                      encode_points(xy, classes)))  # fmt: skip
+            record.update(write_part(Path(ctx.out), "points", task.split, name,
+                                     encode_points(xy, classes)))  # fmt: skip
         records.append(record)
     return TaskResult("ok", tuple(records))
+
+
+def _source_mpp(task: PairTask, ctx: TaskContext) -> float | None:
+    """The pair's microns per pixel: its Aperio XML's, else ``SourceLayout.mpp``."""
+    found = annotation_mpp(Path(ctx.src) / task.annotations) if task.annotations else None
+    return found if found is not None else ctx.source_mpp
 
 
 def _decode_masks(
@@ -347,8 +241,11 @@ def _fit(
     classes: np.ndarray | None,
     instances: np.ndarray | None,
     template: DatasetTemplate,
+    rescale: float = 1.0,
 ) -> Any:
-    """Fit the pair; ``classes`` (rasterised from polygons) stands in for a missing mask."""
+    """Fit the pair; ``classes`` (rasterised from polygons) stands in for a missing mask.
+
+    ``rescale`` (``source mpp / template mpp``) resizes the pair before it is tiled."""
     if _is_pil(image) and template.fit == "stretch" and instances is None and classes is None:
         # Nearest-neighbour resizing commutes with mapping values to classes, so map the
         # (smaller) resized mask.
@@ -367,60 +264,6 @@ def _fit(
         image = np.asarray(image)
     if mask is not None:
         classes = mask_to_classes(np.asarray(mask), template.classes)
-    return fit_pair(image, classes, template.size, template.fit, instances=instances)
-
-
-def _write_pair(
-    fitted: FittedPair,
-    name: str,
-    task: PairTask,
-    template: DatasetTemplate,
-    out: Path,
-    source: dict[str, Any],
-) -> dict[str, Any]:
-    img = fitted.image
-    if template.color_model == "binary":
-        img = binarize(np.asarray(img))
-    img_data = encode_image(img, "." + template.image_type)
-    rel_img, rel_mask = output_paths(template, task.split, name)
-    _write(out / rel_img, img_data)
-    mask_sha = ""
-    if fitted.mask is None:
-        rel_mask = ""
-    else:
-        mask_data = encode_image(encode_mask(fitted.mask, template.classes), ".png")
-        _write(out / rel_mask, mask_data)
-        mask_sha = hashlib.sha256(mask_data).hexdigest()
-    record = {
-        "name": name,
-        "split": task.split,
-        "group": task.group,
-        "image": rel_img,
-        "mask": rel_mask,
-        "image_sha256": hashlib.sha256(img_data).hexdigest(),
-        "mask_sha256": mask_sha,
-        **source,
-        "scale": [float(fitted.scale[0]), float(fitted.scale[1])],
-        "tile": None if fitted.tile is None else list(fitted.tile),
-    }
-    if fitted.instances is not None:
-        data = encode_instances(relabel(fitted.instances))
-        record.update(_write_part(out, "instances", task.split, name, data))
-    return record
-
-
-def _write_part(out: Path, part: str, split: str, name: str, data: bytes) -> dict[str, str]:
-    """Write an optional part of a pair; its manifest fields."""
-    rel = part_path(part, split, name)
-    _write(out / rel, data)
-    return {part: rel, f"{part}_sha256": hashlib.sha256(data).hexdigest()}
-
-
-def _write(path: Path, data: bytes) -> None:
-    try:
-        fh = open(path, "wb")  # noqa: SIM115
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(path, "wb")  # noqa: SIM115
-    with fh:
-        fh.write(data)
+    return fit_pair(
+        image, classes, template.size, template.fit, instances=instances, rescale=rescale
+    )

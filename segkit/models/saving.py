@@ -221,7 +221,9 @@ class ModelInfo:
         fingerprint: str = "",
         threshold: float = 0.5,
     ) -> ModelInfo:
-        """Info for a model trained on data prepared with ``template`` (a ``DatasetTemplate``)."""
+        """Info for a model trained on data prepared with ``template`` (a ``DatasetTemplate``).
+
+        ``mpp`` is the template's microns per pixel (None when it has none)."""
         shape = input_shape or (template.height, template.width, template.channels)
         from segkit.template.spec import output_class_names
 
@@ -237,6 +239,7 @@ class ModelInfo:
             threshold=threshold,
             template=template.to_dict(),
             fingerprint=fingerprint,
+            mpp=getattr(template, "mpp", None),
         )
 
     @classmethod
@@ -250,7 +253,8 @@ class ModelInfo:
         """Info for a model trained on a prepared data set (a ``segkit.dataset.Manifest``).
 
         The scale is the median of the training pairs' scales (they are all equal when the
-        source images share one size); fit mode ``tile`` does not rescale.
+        source images share one size); fit mode ``tile`` keeps (1, 1): with a template mpp the
+        sources were rescaled to it, and :meth:`at_mpp` gives a new image's scale from its own.
         """
         import numpy as np
 

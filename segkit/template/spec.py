@@ -37,6 +37,7 @@ TARGETS = ("semantic", "instances")
 #: The last output class of every model trained on instances (``target="instances"``).
 BOUNDARY_NAME = "boundary"
 MIN_SIZE, MAX_SIZE = 16, 16384
+MAX_MPP = 1000.0  # µm per pixel; above it a value is a mistake (as in segkit.slides.mpp)
 
 _EXTENSION_ALIASES = {"jpeg": "jpg", "tiff": "tif", "gray": "grayscale", "grey": "grayscale"}
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -272,6 +273,12 @@ class DatasetTemplate:
         What the data set trains: ``semantic`` a class per pixel; ``instances`` separated
         objects (nuclei): the prepared set keeps an instance label image per pair and training
         derives a boundary-aware target from it (:mod:`segkit.instances.targets`).
+    mpp : float, optional
+        Microns per pixel of the prepared images. Each source is first rescaled by
+        ``source mpp / mpp`` (its mpp from slide metadata, an Aperio XML's
+        ``MicronsPerPixel`` or ``SourceLayout.mpp``; a source without one is refused), then
+        cut into tiles: it goes with ``fit="tile"`` only. None (default): no physical scale,
+        sources are fitted in pixels.
     """
 
     height: int = 256
@@ -284,6 +291,7 @@ class DatasetTemplate:
     classes: ClassSpec = field(default_factory=ClassSpec)
     split: SplitSpec = field(default_factory=SplitSpec)
     target: str = "semantic"
+    mpp: float | None = None
     schema_version: int = SCHEMA_VERSION
 
     def __post_init__(self) -> None:
@@ -315,6 +323,18 @@ class DatasetTemplate:
             raise _bad("classes", self.classes, "an object with 'names' and 'mapping'")
         if not isinstance(self.split, SplitSpec):
             raise _bad("split", self.split, "an object with train/val/test fractions")
+        if self.mpp is not None:
+            expected = f"microns per pixel, > 0 and at most {MAX_MPP:g} (0.5 for 20x, 0.25 for 40x)"
+            mpp = _check.check_float(
+                "mpp", self.mpp, minimum=0.0, maximum=MAX_MPP, exclusive_minimum=True,
+                expected=expected,
+            )  # fmt: skip
+            if self.fit != "tile":
+                raise _bad(
+                    "fit", self.fit, "'tile', which an mpp needs (stretch, pad and crop resize "
+                    "every image to the template size, whatever its scale)",
+                )  # fmt: skip
+            object.__setattr__(self, "mpp", mpp)
         if self.schema_version != SCHEMA_VERSION:
             raise _bad(
                 "schema_version",
@@ -350,6 +370,8 @@ class DatasetTemplate:
             "classes": self.classes.to_dict(),
             "split": self.split.to_dict(),
             "target": self.target,
+            # only when set: templates without a physical scale keep their fingerprints
+            **({} if self.mpp is None else {"mpp": self.mpp}),
         }
 
     def to_json(self, *, indent: int = 2) -> str:

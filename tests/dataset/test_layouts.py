@@ -117,7 +117,17 @@ def test_registry_lists_every_layout_module() -> None:
     assert (
         set(LAYOUTS)
         == modules
-        == {"separate", "suffix", "nnunet", "kaggle", "pattern", "points", "polygons", "labelbox"}
+        == {
+            "separate",
+            "suffix",
+            "nnunet",
+            "kaggle",
+            "pattern",
+            "points",
+            "slides",
+            "polygons",
+            "labelbox",
+        }  # fmt: skip
     )
     assert all(isinstance(unit, Layout) and unit.summary for unit in LAYOUTS.values())
     assert layout_names() == SOURCE_LAYOUTS == (AUTO, *LAYOUTS)
@@ -128,6 +138,7 @@ def test_registry_lists_every_layout_module() -> None:
         "separate",
         "suffix",
         "points",
+        "slides",
         "polygons",
         "labelbox",
     ]

@@ -21,6 +21,7 @@ from segkit.dataset.layouts import (
     points,
     polygons,
     separate,
+    slides,
     suffix,
 )
 from segkit.dataset.layouts.base import Found, Layout, Request, UnmatchedFile
@@ -58,6 +59,7 @@ LAYOUTS: Mapping[str, Layout] = _register(
     separate.LAYOUT,
     suffix.LAYOUT,
     points.LAYOUT,
+    slides.LAYOUT,  # before polygons: a pyramidal a.tif + a.geojson is a slide
     polygons.LAYOUT,
     labelbox.LAYOUT,
     pattern.LAYOUT,
