@@ -109,18 +109,34 @@ def _fit_pydataset(
 ) -> None:
     """``model.fit`` on a ``PyDataset`` in the distribution's scope (JAX, PyTorch).
 
-    Under data parallelism every batch splits evenly over the devices: the batch size is
-    rounded down to a multiple of them and incomplete batches are left out.
+    Under data parallelism every batch splits evenly over the devices: its size is rounded
+    down to a multiple of them (at most the part's size) and incomplete batches are left out.
     """
     from segkit.training.pydataset import FollowEpochs, PairDataset
 
     split = info.kind == "data_parallel"
-    batch = info.replicas * max(1, config.batch_size // info.replicas)
-    kwargs: dict[str, Any] = {"batch_size": batch, "drop_remainder": split}
+
+    def batch_size(part: str, samples: int) -> int:
+        if not split:
+            return config.batch_size
+        if samples < info.replicas:
+            raise ValueError(
+                f"{manifest.root}: split part '{part}' has {samples} samples, fewer than the "
+                f"{info.replicas} devices that share each batch; train on fewer devices"
+            )
+        return info.replicas * max(1, min(config.batch_size, samples) // info.replicas)
+
+    samples = len(manifest.split("train")) * config.patches_per_image
     train_data = PairDataset(
-        manifest, "train", config, training=True, epoch=initial_epoch, **kwargs
-    )
-    val_data = PairDataset(manifest, "val", config, training=False, **kwargs) if has_val else None
+        manifest, "train", config, training=True, epoch=initial_epoch,
+        batch_size=batch_size("train", samples), drop_remainder=split,
+    )  # fmt: skip
+    val_data = None
+    if has_val:
+        size = batch_size("val", len(manifest.split("val")))
+        val_data = PairDataset(
+            manifest, "val", config, training=False, batch_size=size, drop_remainder=split
+        )
     with info.strategy.scope():
         model.fit(
             train_data,

@@ -87,6 +87,11 @@ class PairDataset(keras.utils.PyDataset):
         self._crop = 2**config.depth if (patch is None or not training) else None
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._lock = threading.Lock()
+        if self.num_batches == 0:  # Keras would wait for a first batch forever
+            raise ValueError(
+                f"{manifest.root}: split part '{part}' has {self.samples} samples, fewer than "
+                f"one complete batch of {self.batch_size}; use a smaller batch_size"
+            )
 
     @property
     def num_batches(self) -> int:

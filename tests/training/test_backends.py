@@ -132,3 +132,30 @@ def test_torch_trains_and_resumes(prepared_small, tmp_path):
     assert result["backend"] == "torch" and result["resumed"]["second"] == [1]
     run = load_run(tmp_path / "complete")
     assert run.status == "finished" and run.environment["backend"] == "torch"
+
+
+_DATA_PARALLEL = """
+import json, sys
+from segkit.training import TrainConfig, train
+config = TrainConfig(epochs=1, depth=2, base_filters=4, batch_size=5, sample_figures=0)
+run = train(sys.argv[1], config, runs_dir=sys.argv[2], run_id="dp")
+print(json.dumps({"env": run.environment, "epochs": run.history["epoch"]}))
+"""
+
+
+@pytest.mark.slow
+def test_jax_splits_batches_over_several_devices(prepared_small, tmp_path):
+    env = dict(
+        os.environ,
+        KERAS_BACKEND="jax",
+        JAX_PLATFORMS="cpu",
+        XLA_FLAGS="--xla_force_host_platform_device_count=2",  # two CPU devices
+        PYTHONPATH=os.pathsep.join([str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]),
+    )
+    cmd = [sys.executable, "-c", _DATA_PARALLEL, str(prepared_small), str(tmp_path)]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["env"]["strategy"] == "data_parallel" and out["env"]["replicas"] == 2
+    assert len(out["env"]["devices"]) == 2 and out["epochs"] == [1]
+    assert load_run(tmp_path / "dp").status == "finished"

@@ -96,6 +96,11 @@ def test_cache_keeps_decoded_pairs_only_when_asked(manifest):
     assert uncached._cache == {}
 
 
+def test_a_part_without_one_complete_batch_is_refused(manifest):
+    with pytest.raises(ValueError, match="fewer than one complete batch"):
+        PairDataset(manifest, "val", CONFIG, training=False, batch_size=8, drop_remainder=True)
+
+
 def test_a_patch_larger_than_the_images_is_refused(manifest):
     with pytest.raises(ValueError, match="patch_size.*larger than the images"):
         PairDataset(manifest, "train", CONFIG.replace(patch_size=64), training=True)
