@@ -43,9 +43,18 @@ def _train_on(backend: str, prepared: Path, instances: Path | None, runs: Path) 
     return json.loads(out.read_text())
 
 
+TINY = {"depth": 2, "base_filters": 4, "batch_size": 4, "sample_figures": 2, "patience": 0}
+
+
 @pytest.fixture(scope="module")
 def jax_runs(prepared_small, prepared_instances, tmp_path_factory) -> tuple[Path, dict]:
+    from segkit.training import TrainConfig, train
+    from segkit.training.callbacks import TimeLimit
+
     runs = tmp_path_factory.mktemp("jax_runs")
+    # epoch 1 of 2 on TensorFlow here; the JAX process trains epoch 2
+    config = TrainConfig(epochs=2, **TINY)
+    train(prepared_small, config, runs_dir=runs, run_id="from_tf", callbacks=[TimeLimit(0.0)])
     return runs, _train_on("jax", prepared_small, prepared_instances, runs)
 
 
@@ -98,6 +107,25 @@ def test_an_instance_target_data_set_trains_on_jax(jax_runs):
     info = json.loads((run.path / "model.json").read_text())
     assert info["num_classes"] == 3  # background, object, boundary
     assert np.isfinite(run.metrics["val"]["loss"])
+
+
+def test_a_run_started_on_tensorflow_resumes_on_jax(jax_runs, prepared_small):
+    runs, result = jax_runs
+    assert result["from_tf"]["epochs"] == [1]
+    steps = -(-len(load_manifest(prepared_small).split("train")) // 4)
+    assert result["from_tf"]["steps_at_resume"] == steps
+    run = load_run(runs / "from_tf")
+    assert run.history["epoch"] == [1, 2] and run.status == "finished"
+    assert run.environment["backend"] == "tensorflow"  # the file of its start
+
+
+def test_mixed_precision_on_jax(jax_runs):
+    runs, _ = jax_runs
+    run = load_run(runs / "mixed")
+    assert run.environment["precision"] == "mixed_float16"
+    assert np.isfinite(run.metrics["test"]["loss"])
+    model = keras.models.load_model(runs / "mixed" / "model.keras")
+    assert all(layer.compute_dtype == "float32" for layer in model.layers)
 
 
 def test_one_device_means_no_distribution():

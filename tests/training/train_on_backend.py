@@ -10,6 +10,8 @@ TensorFlow and TensorBoard cannot be imported here, as on a machine without them
 - ``resumed``: 2 epochs on ``PREPARED``, stopped after epoch 1 by a ``TimeLimit``, then
   trained again with the same run id (it continues at epoch 2);
 - ``instances``: 1 epoch on ``INSTANCES`` (``target="instances"``), when given (not ``-``);
+- ``mixed``: 1 epoch under the ``mixed_float16`` policy;
+- ``from_tf``: when the parent started that run on TensorFlow, its remaining epoch;
 
 and writes to ``OUT.json`` what the parent test checks: epochs seen, optimizer steps, the
 distribution chosen and whether TensorFlow was imported.
@@ -74,6 +76,12 @@ def main() -> None:
     }
     if instances != "-":
         train(instances, config.replace(epochs=1), runs_dir=runs, run_id="instances")
+    mixed = config.replace(epochs=1, mixed_precision="on")
+    train(prepared, mixed, runs_dir=runs, run_id="mixed")
+    if (Path(runs) / "from_tf").is_dir():
+        other = Recorder()
+        train(prepared, config, runs_dir=runs, run_id="from_tf", callbacks=[other])
+        result["from_tf"] = {"epochs": other.epochs, "steps_at_resume": other.steps_at_start}
     result["tensorflow_imported"] = "tensorflow" in sys.modules
     result["seconds"] = round(time.perf_counter() - started, 1)
     Path(out).write_text(json.dumps(result))
