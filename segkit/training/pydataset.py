@@ -81,7 +81,8 @@ class PairDataset(keras.utils.PyDataset):
         size = manifest.template.size
         if training:
             config.check_patch_fits(size)
-        self.samples = len(self.pairs) * (config.patches_per_image if training else 1)
+        self._per_image = config.patches_per_image if training else 1
+        self.samples = len(self.pairs) * self._per_image
         patch = config.patch_size
         self._patch = patch if training and patch is not None and (patch, patch) != size else None
         self._crop = 2**config.depth if (patch is None or not training) else None
@@ -141,7 +142,7 @@ class PairDataset(keras.utils.PyDataset):
         return pair
 
     def _sample(self, step: int, sample: int) -> tuple[np.ndarray, np.ndarray]:
-        image, mask = self._pair(sample // (self.samples // len(self.pairs)))
+        image, mask = self._pair(sample // self._per_image)
         image = image.astype(np.float32)
         if not self.training:
             assert self._crop is not None
