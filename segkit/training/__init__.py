@@ -1,7 +1,10 @@
-"""Training: the configuration, the ``tf.data`` input pipeline and the training loop.
+"""Training: the configuration, the input pipelines and the training loop, on any Keras backend.
 
-``TrainConfig`` and ``ensure_run`` import without TensorFlow; ``train`` and ``make_dataset``
-load it on first use. Training writes run folders through :mod:`segkit.runs`.
+``TrainConfig`` and ``ensure_run`` import without TensorFlow. ``train`` runs on Keras's backend:
+on TensorFlow it loads the ``tf.data`` pipeline (``make_dataset``) and ``tf.distribute``; on JAX
+and PyTorch it feeds a ``keras.utils.PyDataset`` (:mod:`segkit.training.pydataset`) and never
+imports TensorFlow (:mod:`segkit.training.backends`). Training writes run folders through
+:mod:`segkit.runs`.
 """
 
 from __future__ import annotations

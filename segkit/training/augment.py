@@ -13,15 +13,9 @@ from typing import Any
 
 import tensorflow as tf
 
-__all__ = ["augment_pair", "random_patch", "center_crop", "stain_jitter"]
+from segkit.training.augment_numpy import STAINS
 
-# Rows: hematoxylin, eosin, DAB optical density vectors (QuPath's and Ruifrok's defaults):
-# together a basis of RGB optical density, so H&E and IHC images both decompose into it.
-_STAINS = (
-    (0.651, 0.701, 0.290),
-    (0.216, 0.801, 0.558),
-    (0.269, 0.568, 0.778),
-)
+__all__ = ["augment_pair", "random_patch", "center_crop", "stain_jitter"]
 
 
 def _split_seed(seed: Any, n: int) -> Any:
@@ -65,7 +59,7 @@ def stain_jitter(image: Any, seed: Any, strength: float) -> Any:
 
 
 def _stain_jitter(image: Any, seed: Any, strength: float) -> Any:
-    basis = tf.constant(_STAINS, dtype=tf.float32)
+    basis = tf.constant(STAINS, dtype=tf.float32)
     basis = basis / tf.norm(basis, axis=1, keepdims=True)
     inverse = tf.linalg.inv(basis)
     seeds = _split_seed(seed, 2)

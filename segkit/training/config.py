@@ -183,6 +183,14 @@ class TrainConfig:
             return self.loss
         return "bce_dice" if num_classes == 2 else "ce_dice"
 
+    def check_patch_fits(self, size: tuple[int, int]) -> None:
+        """Refuse a ``patch_size`` larger than images of ``size`` ``(height, width)``."""
+        if self.patch_size is not None and self.patch_size > min(size):
+            raise ConfigError(
+                f"train config field 'patch_size': {self.patch_size} is larger than the images "
+                f"({size[0]}x{size[1]}); use a patch size of at most {min(size)}"
+            )
+
     def replace(self, **changes: Any) -> TrainConfig:
         """A copy with some fields changed (validated again)."""
         return replace(self, **changes)

@@ -5,15 +5,14 @@
   ``model.fit`` does not work under that strategy (keras-team/keras#20585);
 - more than one GPU: ``MirroredStrategy`` and ``model.fit``;
 - otherwise the default strategy (one GPU or the CPU).
+
+This is the TensorFlow backend's part; :mod:`segkit.training.backends` chooses per backend.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import keras
@@ -22,57 +21,9 @@ from keras import ops
 
 from segkit.decision import ops_one_hot_mask
 from segkit.losses import foreground, prepare_targets
+from segkit.training.backends import StrategyInfo, tf_config_workers
 
 __all__ = ["StrategyInfo", "select_strategy", "tf_config_workers", "fit_custom", "per_image_dice"]
-
-
-@dataclass(frozen=True)
-class StrategyInfo:
-    """The distribution strategy chosen for a run.
-
-    Attributes
-    ----------
-    strategy : tf.distribute.Strategy
-    kind : {'default', 'mirrored', 'multi_worker'}
-    replicas : int
-        Replicas in sync (devices over all workers).
-    is_chief : bool
-        This process writes the run folder (worker 0, or the only process).
-    gpus : int
-        GPUs visible to this process.
-    worker : int
-        This worker's position in ``TF_CONFIG`` (0 without it).
-    """
-
-    strategy: Any
-    kind: str
-    replicas: int
-    is_chief: bool
-    gpus: int
-    worker: int = 0
-
-
-def tf_config_workers() -> tuple[int, int]:
-    """``(number of workers, this worker's index)`` from ``TF_CONFIG`` (``(1, 0)`` when unset).
-
-    A ``chief`` task counts as worker 0 and shifts the ``worker`` tasks by one.
-    """
-    raw = os.environ.get("TF_CONFIG")
-    if not raw:
-        return 1, 0
-    try:
-        data = json.loads(raw)
-        cluster = data.get("cluster", {})
-        task = data.get("task", {})
-        chiefs = len(cluster.get("chief", []))
-        workers = len(cluster.get("worker", []))
-        index = int(task.get("index", 0))
-        kind = task.get("type", "worker")
-    except (ValueError, AttributeError, TypeError) as exc:
-        raise ValueError(f"TF_CONFIG is not valid JSON with 'cluster' and 'task' ({exc})") from None
-    total = chiefs + workers
-    position = index if kind == "chief" else chiefs + index
-    return max(total, 1), position
 
 
 def select_strategy() -> StrategyInfo:

@@ -6,6 +6,9 @@ the history, the metrics, ``model.keras`` + ``model.json`` (the best weights, sa
 format and writers belong to :mod:`segkit.runs` (``docs/runs.md``). Calling :func:`train` again
 with the same ``run_id`` resumes an interrupted run from its last checkpoint (weights, optimizer
 state and epoch).
+
+It trains on any Keras backend: on TensorFlow with ``tf.data`` and ``tf.distribute``, on JAX and
+PyTorch with a ``keras.utils.PyDataset`` (:mod:`segkit.training.backends` says what differs).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from typing import Any
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 import segkit.losses
 import segkit.metrics
@@ -35,17 +37,17 @@ from segkit.runs.layout import (
     HISTORY_FIGURE,
     MODEL_INFO,
     PREDICTIONS_FIGURE,
-    TENSORBOARD,
     worker_dir,
 )
 from segkit.runs.lock import run_lock
 from segkit.runs.reader import read_state
 from segkit.runs.writer import write_config, write_metrics, write_run_files
 from segkit.tracking import MLflowLogger, tracking_uri
+from segkit.training.backends import StrategyInfo, select_distribution, uses_tf_data
 from segkit.training.callbacks import RunCheckpoint
 from segkit.training.config import TrainConfig
-from segkit.training.distributed import StrategyInfo, fit_custom, select_strategy
-from segkit.training.pipeline import load_arrays, make_dataset
+from segkit.training.fitting import eval_data, fit_model
+from segkit.training.loading import load_arrays
 from segkit.training.rundir import check_resumable, environment_info
 
 __all__ = ["train", "build_model", "make_optimizer"]
@@ -142,7 +144,7 @@ def train(
     require_trainable(manifest)
     if verify:
         require_verified(manifest.root)
-    info = select_strategy()
+    info = select_distribution()
     run_id = run_id or new_run_id(config.to_json(), manifest.fingerprint)
     run_dir = Path(runs_dir) / run_id
     if not info.is_chief:
@@ -173,7 +175,7 @@ def _train(
         if (run_dir / MODEL_INFO).is_file() and _finished(state, config):
             return
     else:
-        env = environment_info(info.kind, info.replicas, precision)
+        env = environment_info(info.kind, info.replicas, precision, notes=_notes(info))
         write_run_files(run_dir, config, manifest, env)
     keras.utils.set_random_seed(config.seed)
     template = manifest.template
@@ -195,9 +197,24 @@ def _train(
     initial_epoch = int(state["epoch"]) if state else 0
     start = time.perf_counter()
     if initial_epoch < config.epochs and not (state or {}).get("stopped_early"):
-        _fit(model, manifest, config, info, cbs, initial_epoch, has_val, run_dir)
+        fit_model(
+            model,
+            manifest,
+            config,
+            info,
+            cbs,
+            initial_epoch=initial_epoch,
+            has_val=has_val,
+            run_dir=run_dir,
+        )
     seconds = time.perf_counter() - start
     _finish(model, manifest, config, checkpoint, run_dir, seconds, tracker)
+
+
+def _notes(info: StrategyInfo) -> list[str]:
+    if info.kind == "default" and info.gpus > 1 and not uses_tf_data():
+        return [f"trained on one of {info.gpus} GPUs: Keras distributes only on TF and JAX"]
+    return []
 
 
 def _finished(state: dict[str, Any], config: TrainConfig) -> bool:
@@ -211,65 +228,6 @@ def _tracker(config: TrainConfig, run_dir: Path, manifest: Manifest) -> MLflowLo
     params = {**config.to_dict(), "dataset_fingerprint": manifest.fingerprint}
     params.pop("mlflow_tracking_uri", None)
     return MLflowLogger(run_dir, uri, params, experiment=config.mlflow_experiment)
-
-
-def _fit(
-    model: keras.Model,
-    manifest: Manifest,
-    config: TrainConfig,
-    info: StrategyInfo,
-    cbs: list[keras.callbacks.Callback],
-    initial_epoch: int,
-    has_val: bool,
-    run_dir: Path,
-) -> None:
-    if info.kind == "multi_worker":
-        per_replica = max(1, config.batch_size // info.replicas)
-
-        def train_fn(ctx: Any) -> tf.data.Dataset:
-            ds = make_dataset(
-                manifest, "train", config, training=True, batch_size=per_replica,
-                input_context=ctx, drop_remainder=True,
-            )  # fmt: skip
-            return ds.take(config.steps_per_epoch) if config.steps_per_epoch else ds
-
-        def val_fn(ctx: Any) -> tf.data.Dataset:
-            return make_dataset(
-                manifest, "val", config, training=False, batch_size=per_replica, input_context=ctx
-            )
-
-        fit_custom(
-            model, info, train_fn, val_fn if has_val else None,
-            epochs=config.epochs, initial_epoch=initial_epoch,
-            global_batch_size=per_replica * info.replicas,
-            num_classes=len(output_class_names(manifest.template)), callbacks=cbs,
-            threshold=config.threshold,
-        )  # fmt: skip
-        return
-    train_ds = make_dataset(manifest, "train", config, training=True)
-    if config.steps_per_epoch:
-        train_ds = train_ds.repeat()
-    val_ds = make_dataset(manifest, "val", config, training=False) if has_val else None
-    if _tensorboard_available():
-        cbs = [*cbs, keras.callbacks.TensorBoard(run_dir / TENSORBOARD, write_graph=False)]
-    model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=config.epochs,
-        initial_epoch=initial_epoch,
-        steps_per_epoch=config.steps_per_epoch,
-        callbacks=cbs,
-        shuffle=False,
-        verbose=0,
-    )
-
-
-def _tensorboard_available() -> bool:
-    try:
-        import tensorboard  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _finish(
@@ -302,8 +260,8 @@ def _finish(
     final.set_weights(model.get_weights())
     for part in ("val", "test"):
         if manifest.split(part):
-            ds = make_dataset(manifest, part, config, training=False)
-            values = final.evaluate(ds, verbose=0, return_dict=True)
+            data = eval_data(manifest, part, config)
+            values = final.evaluate(data, verbose=0, return_dict=True)
             metrics[part] = {k: float(v) for k, v in values.items()}
     save_model(final, run_dir, _model_info(manifest, config))
     write_metrics(run_dir, metrics)

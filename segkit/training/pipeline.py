@@ -15,43 +15,14 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from segkit.dataset.manifest import Manifest, ManifestError, PairRecord
-from segkit.dataset.pairs import load_instances, load_pair
-from segkit.instances.targets import make_instance_target
+from segkit.dataset.manifest import Manifest, PairRecord
 from segkit.training.augment import augment_pair, center_crop, random_patch
 from segkit.training.config import TrainConfig
+from segkit.training.loading import load_arrays, load_target
 
 __all__ = ["make_dataset", "load_arrays", "load_target", "count_batches"]
 
 AUTOTUNE = tf.data.AUTOTUNE
-
-
-def load_target(manifest: Manifest, pair: PairRecord) -> tuple[np.ndarray, np.ndarray]:
-    """One pair as training reads it: the image and the target class indices ``(H, W)``.
-
-    For a semantic data set the target is the mask. For ``template.target == "instances"``
-    it is derived from the pair's instance labels and mask
-    (:func:`segkit.instances.targets.make_instance_target`): interiors keep the mask's class
-    and the boundary between touching objects is one more class.
-    """
-    image, mask = load_pair(manifest, pair)
-    template = manifest.template
-    if template.target != "instances":
-        return image, mask
-    labels = load_instances(manifest, pair)
-    if labels is None:
-        raise ManifestError(
-            f"{manifest.root}: pair {pair.name!r} has no instance labels, but the template's "
-            "target is 'instances'; prepare the data set from a source with separated objects"
-        )
-    return image, make_instance_target(labels, mask, num_classes=template.num_classes)
-
-
-def load_arrays(manifest: Manifest, pairs: Sequence[PairRecord]) -> tuple[np.ndarray, np.ndarray]:
-    """All ``pairs`` in memory: images ``(N, H, W, C)`` uint8 and targets ``(N, H, W)`` uint8
-    (see :func:`load_target`)."""
-    loaded = [load_target(manifest, p) for p in pairs]
-    return np.stack([i for i, _ in loaded]), np.stack([m for _, m in loaded])
 
 
 def _decoded(manifest: Manifest, pairs: Sequence[PairRecord], input_context: Any) -> Any:
@@ -133,11 +104,7 @@ def make_dataset(
 
 
 def _training_branch(ds: Any, count: int, size: tuple[int, int], config: TrainConfig) -> Any:
-    if config.patch_size is not None and config.patch_size > min(size):
-        raise ValueError(
-            f"train config field 'patch_size': {config.patch_size} is larger than the images "
-            f"({size[0]}x{size[1]}); use a patch size of at most {min(size)}"
-        )
+    config.check_patch_fits(size)
     ppi = config.patches_per_image
     if ppi > 1:
         ds = ds.flat_map(lambda i, m: tf.data.Dataset.from_tensors((i, m)).repeat(ppi))

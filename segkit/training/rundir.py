@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import platform
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,23 +42,33 @@ def git_commit(path: Path | None = None) -> dict[str, Any] | None:
     return {"commit": sha.stdout.strip(), "dirty": bool(status.stdout.strip())}
 
 
-def environment_info(strategy_kind: str, replicas: int, precision: str) -> dict[str, Any]:
-    """Versions, devices and the distribution setting of this process."""
-    import keras
-    import tensorflow as tf
+def environment_info(
+    strategy_kind: str, replicas: int, precision: str, *, notes: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Versions, Keras's backend, devices and the distribution setting of this process.
 
-    devices = [{"name": d.name, "type": d.device_type} for d in tf.config.list_physical_devices()]
+    ``tensorboard`` says whether the run writes ``tensorboard/`` (only on the TensorFlow
+    backend); ``notes`` explains what a backend does not do, and holds ``notes``.
+    """
+    import keras
+
+    from segkit.training.backends import backend_versions, device_records, tensorboard_note
+
+    versions = backend_versions()
+    no_tensorboard = tensorboard_note()
     return {
         "segkit_version": __version__,
         "git": git_commit(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "tensorflow": tf.__version__,
+        **versions,
         "keras": keras.__version__,
-        "devices": devices,
+        "devices": device_records(),
         "strategy": strategy_kind,
         "replicas": replicas,
         "precision": precision,
+        "tensorboard": no_tensorboard is None,
+        "notes": [n for n in (no_tensorboard, *notes) if n],
     }
 
 

@@ -21,3 +21,20 @@ def prepared_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     prepare_dataset(source, root / "prepared", template, progress=False, workers=1)
     return root / "prepared"
+
+
+@pytest.fixture(scope="session")
+def prepared_instances(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Synthetic 64x64 RGB pairs with instance labels prepared to 32x32, ``target="instances"``."""
+    root = tmp_path_factory.mktemp("prepared_instances")
+    source = make_synthetic_dataset(
+        root / "source", 8, height=64, width=64, seed=2, mask_encoding="instance"
+    )
+    template = DatasetTemplate(
+        height=32,
+        width=32,
+        target="instances",
+        split={"train": 0.75, "val": 0.25, "test": 0.0, "seed": 0},
+    )
+    prepare_dataset(source, root / "prepared", template, progress=False, workers=1)
+    return root / "prepared"

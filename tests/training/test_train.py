@@ -61,6 +61,7 @@ def test_train_writes_a_complete_run(prepared_small, tmp_path):
     assert set(run.metrics["test"]) >= {"loss", "dice", "iou"}
     env = json.loads((root / "environment.json").read_text())
     assert env["tensorflow"] and env["strategy"] == "default" and env["precision"] == "float32"
+    assert env["backend"] == "tensorflow" and env["tensorboard"] is True and env["notes"] == []
     model, info = load_model(root)
     assert info.scale == (0.5, 0.5) and info.num_classes == 2
     assert info.fingerprint == load_manifest(prepared_small).fingerprint == run.fingerprint

@@ -72,11 +72,12 @@ def test_two_trainings_of_one_run_id(dataset, tmp_path) -> None:
     first = start("1", "6")
     lock = runs / "same" / "lock"
     deadline = time.monotonic() + 120
-    while not (lock.is_file() and lock.read_text().strip() == str(first.pid)):
+    config = runs / "same" / "config.json"  # written just after the lock is taken
+    while not (lock.is_file() and lock.read_text().strip() == str(first.pid) and config.is_file()):
         assert first.poll() is None, first.communicate()
         assert time.monotonic() < deadline, "the first training never took the run lock"
         time.sleep(0.2)
-    config_before = (runs / "same" / "config.json").read_bytes()
+    config_before = config.read_bytes()
     second = start("2", "2")
     _, err = second.communicate(timeout=120)
     assert second.returncode == 1

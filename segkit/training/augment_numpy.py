@@ -1,0 +1,142 @@
+"""Paired augmentation in NumPy, for the backend-neutral input pipeline.
+
+The same transformations, parameters and distributions as :mod:`segkit.training.augment` (the
+``tf.data`` version): flips, 90-degree rotations, stain jitter, brightness and contrast, with
+image and mask given the same random geometry. Randomness comes from a
+``numpy.random.Generator`` (:func:`sample_rng` seeds one per sample), so a run is reproducible;
+the random streams differ from TensorFlow's stateless ones, so the same seed draws other
+patches and flips than under ``tf.data``, from the same distributions.
+
+``image`` is float32 ``(H, W, C)`` with raw values 0..255 and ``mask`` integer ``(H, W, 1)``
+class indices; masks are never interpolated.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["STAINS", "sample_rng", "augment_pair", "random_patch", "center_crop", "stain_jitter"]
+
+#: Rows: hematoxylin, eosin, DAB optical density vectors (QuPath's and Ruifrok's defaults):
+#: together a basis of RGB optical density, so H&E and IHC images both decompose into it.
+STAINS = (
+    (0.651, 0.701, 0.290),
+    (0.216, 0.801, 0.558),
+    (0.269, 0.568, 0.778),
+)
+_BASIS = np.asarray(STAINS, np.float64) / np.linalg.norm(STAINS, axis=1, keepdims=True)
+_INVERSE = np.linalg.inv(_BASIS)
+
+
+def sample_rng(seed: int, *key: int) -> np.random.Generator:
+    """A generator that depends only on ``seed`` and ``key`` (e.g. epoch, batch, item)."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed), *map(int, key)]))
+
+
+def random_patch(
+    image: np.ndarray, mask: np.ndarray, size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Cut the same random ``size x size`` window from ``image`` and ``mask``."""
+    h, w = image.shape[:2]
+    if size > h or size > w:
+        raise ValueError(f"a patch of {size}x{size} does not fit into an image of {h}x{w}")
+    top, left = int(rng.integers(h - size + 1)), int(rng.integers(w - size + 1))
+    return image[top : top + size, left : left + size], mask[top : top + size, left : left + size]
+
+
+def center_crop(
+    image: np.ndarray, mask: np.ndarray, multiple: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Crop both to the largest centred window whose sides divide by ``multiple``."""
+    h, w = image.shape[:2]
+    nh, nw = (h // multiple) * multiple, (w // multiple) * multiple
+    top, left = (h - nh) // 2, (w - nw) // 2
+    return image[top : top + nh, left : left + nw], mask[top : top + nh, left : left + nw]
+
+
+def stain_jitter(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    """Scale and shift the amount of each stain (hematoxylin, eosin, DAB) at random.
+
+    As :func:`segkit.training.augment.stain_jitter`: optical density ``-log10((I + 1) / 256)``,
+    colour deconvolution into the three stains, each concentration ``c`` becomes ``a * c + b``
+    with ``a`` in ``[1 - strength, 1 + strength]`` and ``b`` in ``[-strength / 4, strength / 4]``
+    OD, composed back to RGB and clipped to 0..255. RGB images only.
+
+    Parameters
+    ----------
+    image : (H, W, 3) ndarray
+        Raw values 0..255.
+    rng : numpy.random.Generator
+    strength : float
+
+    Returns
+    -------
+    (H, W, 3) float32 ndarray
+    """
+    return _stain_jitter(image, rng, strength)
+
+
+def _stain_jitter(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+    scale = rng.uniform(1.0 - strength, 1.0 + strength, size=(1, 3))
+    shift = rng.uniform(-strength / 4, strength / 4, size=(1, 3))
+    flat = image.reshape(-1, 3).astype(np.float64)
+    od = -np.log10((flat + 1.0) / 256.0)
+    conc = od @ _INVERSE * scale + shift
+    out = 256.0 * np.power(10.0, -(conc @ _BASIS)) - 1.0
+    return np.clip(out, 0.0, 255.0).reshape(image.shape).astype(np.float32)
+
+
+def augment_pair(
+    image: np.ndarray,
+    mask: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    flip: bool = True,
+    rotate90: bool = True,
+    brightness: float = 0.1,
+    contrast: float = 0.1,
+    stain_jitter: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Randomly flip and rotate image and mask together; jitter the image's intensity.
+
+    Parameters
+    ----------
+    image : (H, W, C) float32 ndarray
+        Raw values 0..255.
+    mask : (H, W, 1) integer ndarray
+    rng : numpy.random.Generator
+    flip, rotate90 : bool
+        Horizontal/vertical flips (each with probability 1/2); rotations by a multiple of 90
+        degrees (by 180 only when the image is not square, so shapes never change).
+    brightness, contrast : float
+        Largest brightness shift (fraction of 255) and contrast factor change, image only.
+    stain_jitter : float
+        Strength of the stain augmentation (:func:`stain_jitter`; RGB images, 0: off).
+
+    Returns
+    -------
+    image : (H, W, C) float32 ndarray
+    mask : ndarray of the input shape and dtype
+    """
+    if flip:
+        if rng.random() < 0.5:
+            image, mask = image[:, ::-1], mask[:, ::-1]
+        if rng.random() < 0.5:
+            image, mask = image[::-1], mask[::-1]
+    if rotate90:
+        k = int(rng.integers(4))
+        if image.shape[0] != image.shape[1]:
+            k = (k // 2) * 2  # 0 or 180 degrees keep a non-square shape
+        image, mask = np.rot90(image, k, axes=(0, 1)), np.rot90(mask, k, axes=(0, 1))
+    out = np.asarray(image, np.float32)
+    if stain_jitter > 0 and out.shape[-1] == 3:
+        out = _stain_jitter(out, rng, stain_jitter)
+    if brightness > 0:
+        out = out + np.float32(rng.uniform(-brightness, brightness) * 255.0)
+    if contrast > 0:
+        factor = np.float32(rng.uniform(1.0 - contrast, 1.0 + contrast))
+        mean = out.mean(axis=(0, 1), keepdims=True)
+        out = (out - mean) * factor + mean
+    if brightness > 0 or contrast > 0:
+        out = np.clip(out, 0.0, 255.0)
+    return np.ascontiguousarray(out, np.float32), np.ascontiguousarray(mask)

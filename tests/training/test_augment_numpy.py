@@ -1,0 +1,113 @@
+"""The NumPy paired augmentation of the backend-neutral pipeline (no TensorFlow needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from segkit.synthetic import make_synthetic_sample
+from segkit.training.augment_numpy import (
+    augment_pair,
+    center_crop,
+    random_patch,
+    sample_rng,
+    stain_jitter,
+)
+
+
+def _encoded_pair(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    """An image whose first channel *is* its mask (times 50), plus a unique position code."""
+    rng = np.random.default_rng(0)
+    mask = rng.integers(0, 3, size=(h, w, 1)).astype(np.uint8)
+    position = np.arange(h * w, dtype=np.float32).reshape(h, w, 1)
+    image = np.concatenate([mask.astype(np.float32) * 50.0, position], axis=-1)
+    return image, mask
+
+
+@pytest.mark.parametrize("shape", [(16, 16), (12, 20)])
+def test_geometry_is_paired_and_nothing_is_interpolated(shape):
+    image, mask = _encoded_pair(*shape)
+    seen = set()
+    for s in range(16):
+        out_image, out_mask = augment_pair(
+            image, mask, sample_rng(0, s), brightness=0.0, contrast=0.0
+        )
+        assert out_image.shape == image.shape and out_mask.shape == mask.shape
+        assert out_image.dtype == np.float32 and out_mask.dtype == np.uint8
+        np.testing.assert_array_equal(out_image[..., 0], out_mask[..., 0].astype(np.float32) * 50)
+        assert sorted(out_image[..., 1].ravel()) == sorted(image[..., 1].ravel())
+        seen.add(out_image[..., 1].tobytes())
+    # square: 8 flips x rotations are possible; non-square: 4 (180 degrees only)
+    assert len(seen) >= (6 if shape[0] == shape[1] else 3)
+
+
+def test_seeded_and_intensity_touches_the_image_only():
+    image, mask = _encoded_pair(16, 16)
+    a = augment_pair(image, mask, sample_rng(3, 4), brightness=0.3, contrast=0.3)
+    b = augment_pair(image, mask, sample_rng(3, 4), brightness=0.3, contrast=0.3)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], b[1])
+    other = augment_pair(image, mask, sample_rng(3, 5), brightness=0.3, contrast=0.3)
+    assert not np.array_equal(a[0], other[0])
+    assert a[0].min() >= 0 and a[0].max() <= 255
+    plain = augment_pair(
+        image, mask, sample_rng(3, 4), flip=False, rotate90=False, brightness=0.2, contrast=0.0
+    )
+    np.testing.assert_array_equal(plain[1], mask)
+    shift = plain[0] - np.clip(image, 0, 255)
+    assert np.ptp(shift[(image > 60) & (image < 190)]) < 1e-3  # one brightness shift for all
+
+
+def test_random_patch_cuts_the_same_window():
+    image, mask = _encoded_pair(32, 32)
+    out_image, out_mask = random_patch(image, mask, 16, sample_rng(1))
+    assert out_image.shape == (16, 16, 2) and out_mask.shape == (16, 16, 1)
+    np.testing.assert_array_equal(out_image[..., 0], out_mask[..., 0] * 50.0)
+    top, left = divmod(int(out_image[0, 0, 1]), 32)
+    np.testing.assert_array_equal(out_image, image[top : top + 16, left : left + 16])
+    corners = {int(random_patch(image, mask, 16, sample_rng(s))[0][0, 0, 1]) for s in range(8)}
+    assert len(corners) > 1
+    with pytest.raises(ValueError, match="does not fit"):
+        random_patch(image, mask, 40, sample_rng(1))
+
+
+def test_center_crop_to_multiple():
+    image, mask = _encoded_pair(20, 27)
+    out_image, out_mask = center_crop(image, mask, 8)
+    assert out_image.shape == (16, 24, 2) and out_mask.shape == (16, 24, 1)
+    np.testing.assert_array_equal(out_image, image[2:18, 1:25])
+
+
+def test_stain_jitter_changes_stained_pixels_more_than_glass():
+    sample = make_synthetic_sample(64, 64, seed=3)
+    image = sample.image.astype(np.float32)
+    zero = stain_jitter(image, sample_rng(1), 0.0)
+    assert np.abs(zero - image).max() < 1.0  # strength 0: the same image (round trip)
+    jittered = stain_jitter(image, sample_rng(1), 0.3)
+    assert jittered.shape == image.shape and jittered.dtype == np.float32
+    assert 0 <= jittered.min() <= jittered.max() <= 255
+    assert np.abs(jittered - image).mean() > 2.0
+    np.testing.assert_array_equal(jittered, stain_jitter(image, sample_rng(1), 0.3))
+    glass = sample.labels == 0
+    assert (
+        np.abs(jittered[glass] - image[glass]).mean()
+        < np.abs(jittered[~glass] - image[~glass]).mean()
+    )
+    mask = (sample.labels > 0)[..., None].astype(np.uint8)
+    out, out_mask = augment_pair(
+        image, mask, sample_rng(2), flip=False, rotate90=False, brightness=0, contrast=0,
+        stain_jitter=0.3,
+    )  # fmt: skip
+    np.testing.assert_array_equal(out_mask, mask)
+    assert np.abs(out - image).mean() > 2.0
+
+
+def test_the_parameters_follow_the_configured_ranges():
+    image = np.full((8, 8, 3), 128.0, np.float32)
+    mask = np.zeros((8, 8, 1), np.uint8)
+    shifts = [
+        float(augment_pair(image, mask, sample_rng(s), contrast=0.0, brightness=0.1)[0][0, 0, 0])
+        - 128.0
+        for s in range(200)
+    ]
+    assert -25.5 <= min(shifts) < -15 and 15 < max(shifts) <= 25.5  # uniform in +-0.1 * 255
