@@ -21,7 +21,7 @@ def test_the_nucleus_model_is_bundled_with_its_card() -> None:
     assert "nuclei" in bundled_models()
     folder = bundled_model_path("segkit:nuclei")
     card = (folder / "MODEL_CARD.md").read_text()
-    for words in ("MoNuSeg", "CC BY-NC-SA", "Labelbox", "µm", "Limits"):
+    for words in ("MoNuSeg", "CC BY-NC-SA", "Labelbox", "µm", "Known limits"):
         assert words in card, words
     assert (folder / "model.keras").stat().st_size < 20_000_000
 

@@ -42,7 +42,7 @@ TINY: dict[str, dict[str, Any]] = {
         "output_dir": "output",
     },
     "05_remote_gpu_run": {"dry_run": True, "epochs": 1},
-    "06_ki67_scoring": {"n_synthetic": 2, "tile_size": 160, "output_dir": "output", "model": "classical"},
+    "06_ki67_scoring": {"n_synthetic": 2, "tile_size": 160, "output_dir": "output"},
 }
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow, pytest.mark.timeout(300)]
