@@ -129,14 +129,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _is_slide(path: Path, max_pixels: int) -> bool:
     """Whether ``path`` goes the streaming slide path (one rule: :func:`segkit.slides.is_slide`)."""
-    if path.suffix.lower() not in (".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".scn", ".bif",
-                                   ".vms", ".vmu", ".svslide"):  # fmt: skip
-        return False
     try:
-        from segkit.slides import is_slide
+        from segkit.slides.readers import is_slide_file
     except ImportError:  # the slides extra is not installed: plain images only
         return False
-    return bool(is_slide(path, max_pixels=max_pixels))
+    return bool(is_slide_file(path, max_pixels=max_pixels))
 
 
 def _predict_slide(model: Any, info: Any, path: Path, out: Path, args: Any) -> None:
