@@ -91,15 +91,12 @@ def _nuclei(
     else:
         classifier = clf
     classes = classifier.classify(table, labels)
-    outlines = nucleus_outlines(labels, table.id)
     fy, fx = band.to_full()
     top = band.top + r0
+    outlines = nucleus_outlines(labels, table.id, origin=(top, 0), scale=(fy, fx))
     for i, k in enumerate(table.id.tolist()):
         if k not in outlines:
             continue
-        ring = np.asarray(outlines[k], dtype=np.float64)
-        ring[:, 0] *= fx
-        ring[:, 1] = (ring[:, 1] + top) * fy
         yield {
             "x": (float(table.x[i]) + 0.5) * fx - 0.5,  # level-0 pixels, as for an image
             "y": (float(table.y[i]) + top + 0.5) * fy - 0.5,
@@ -110,7 +107,7 @@ def _nuclei(
             "hematoxylin_od_mean": float(table.hematoxylin_od_mean[i]),
             "class": str(classes.classes[i]),
             "bin": int(classes.bins[i]),
-            "outline": ring,
+            "outline": np.asarray(outlines[k], dtype=np.float64),
         }
 
 

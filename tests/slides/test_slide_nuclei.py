@@ -134,3 +134,34 @@ def test_a_band_reads_its_own_pixels() -> None:
     pixels = band.image(slide)
     assert pixels.shape[:2] == band.labels.shape
     np.testing.assert_array_equal(pixels, image[band.top : band.top + len(band.labels)])
+
+
+def test_predict_instances_streams_a_slides_nuclei_as_detections(tmp_path: Path, capsys) -> None:
+    import json
+
+    from segkit.cli import main
+    from segkit.models import save_model
+
+    made = make_synthetic_slide(
+        tmp_path / "case.ome.tif", size=(1200, 900), tissue_fraction=0.4, mpp=0.5, tile=256,
+        levels=2, seed=6, compression="zlib",
+    )  # fmt: skip
+    save_model(_dark_model(), tmp_path / "m", _info())
+    out = tmp_path / "out"
+    code = main(["predict", str(tmp_path / "m"), str(made.path), "-o", str(out), "--instances",
+                 "--tile-size", "128"])  # fmt: skip
+    assert code == 0
+    assert "case.geojson" in capsys.readouterr().out
+    assert (out / "case.ome.tif").is_file()
+    features = json.loads((out / "case.geojson").read_text())["features"]
+    slide = open_slide(made.path)
+    try:
+        _, found = _stream(slide)
+    finally:
+        slide.close()
+    assert len(features) == len(found) > 50
+    for feature in features:
+        assert feature["properties"]["objectType"] == "detection"
+        assert feature["properties"]["classification"]["name"] == "nucleus"
+        ring = feature["geometry"]["coordinates"][0]
+        assert ring[0] == ring[-1] and len(ring) >= 4
