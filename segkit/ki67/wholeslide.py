@@ -72,33 +72,57 @@ class SlideScore:
 def _nuclei(
     band: Any, slide: Any, stains: StainVectors, clf: Any, info: Any, model_mpp: float | None
 ) -> Iterator[dict[str, Any]]:
-    """The kept nuclei of one pass: measured, classified, in level-0 pixels."""
-    from segkit.ki67.measure import measure_nuclei
-    from segkit.ki67.outlines import nucleus_outlines
+    """The kept nuclei of one pass: measured, classified, in level-0 pixels.
+
+    Only the rows with kept nuclei are read, in pieces of about
+    :data:`segkit.slides.cells.CHUNK` columns that no nucleus crosses.
+    """
+    from segkit.slides.cells import column_chunks
 
     if not len(band.ids):
         return
     labels = band.kept_labels()
     rows = np.flatnonzero(labels.any(axis=1))
-    r0, r1 = int(rows[0]), int(rows[-1]) + 1  # read and measure only the rows with nuclei
+    r0, r1 = int(rows[0]), int(rows[-1]) + 1
     labels = labels[r0:r1]
+    for cols in column_chunks(labels.any(axis=0)):
+        yield from _measure(band, slide, labels[:, cols], (r0, cols), stains, clf, info, model_mpp)
+
+
+def _measure(
+    band: Any,
+    slide: Any,
+    labels: np.ndarray,
+    where: tuple[int, slice],
+    stains: StainVectors,
+    clf: Any,
+    info: Any,
+    model_mpp: float | None,
+) -> Iterator[dict[str, Any]]:
+    """The nuclei of ``labels``, a piece of the band from its row ``where[0]``."""
+    from segkit.ki67.measure import measure_nuclei
+    from segkit.ki67.outlines import nucleus_outlines
     from segkit.slides.windows import read_model_region
 
-    image = read_model_region(slide, band.plan, (band.top + r0, 0), labels.shape)
+    r0, cols = where
+    top, left = band.top + r0, int(cols.start)
+    image = read_model_region(slide, band.plan, (top, left), labels.shape)
     table = measure_nuclei(image, labels, stains, mpp=model_mpp)
+    if not len(table):
+        return
     if clf == "learned":
-        classifier: NucleusClassifier = learned_classifier(band.proba[r0:r1], info.class_names)
+        proba = band.proba[r0 : r0 + len(labels), cols]
+        classifier: NucleusClassifier = learned_classifier(proba, info.class_names)
     else:
         classifier = clf
     classes = classifier.classify(table, labels)
     fy, fx = band.to_full()
-    top = band.top + r0
-    outlines = nucleus_outlines(labels, table.id, origin=(top, 0), scale=(fy, fx))
+    outlines = nucleus_outlines(labels, table.id, origin=(top, left), scale=(fy, fx))
     for i, k in enumerate(table.id.tolist()):
         if k not in outlines:
             continue
         yield {
-            "x": (float(table.x[i]) + 0.5) * fx - 0.5,  # level-0 pixels, as for an image
+            "x": (float(table.x[i]) + left + 0.5) * fx - 0.5,  # level-0 pixels, as for images
             "y": (float(table.y[i]) + top + 0.5) * fy - 0.5,
             "area": float(table.area[i]) * fx * fy,
             "area_um2": float(table.area_um2[i]),

@@ -22,8 +22,10 @@ the bottom of the buffer that keeps it; :attr:`SlideNuclei.cut` counts the kept 
 touched a buffer edge nonetheless (larger than the margin).
 
 Memory: the blender's band (:attr:`SlideNuclei.band_bytes`) plus the buffer, at most a band
-and ``4 * margin`` rows of the model's width (:attr:`SlideNuclei.peak_buffer_bytes`); nothing
-grows with the slide's height.
+and ``4 * margin`` rows of the model's width (:attr:`SlideNuclei.peak_buffer_bytes`), plus the
+watershed's working memory over a piece of the buffer about :data:`CHUNK` columns wide
+(pieces are cut at columns without foreground, see :func:`column_chunks`); nothing grows with
+the slide's height.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from segkit.slides.bands import BandBlender, blend_bands
 from segkit.slides.base import Slide
 from segkit.slides.windows import WindowPlan, plan_windows, read_model_region, tissue_test
 
-__all__ = ["NucleusBand", "SlideNuclei", "default_margin"]
+__all__ = ["CHUNK", "NucleusBand", "SlideNuclei", "column_chunks", "default_margin"]
 
 #: The default seam margin in microns (about three nucleus diameters).
 MARGIN_UM = 24.0
@@ -228,14 +230,7 @@ class SlideNuclei:
 
         Marks the kept nuclei in ``kept`` (in place).
         """
-        from segkit.instances import labels_from_probabilities
-
-        labels = labels_from_probabilities(
-            _nucleus_probabilities(proba, covered, self.info),
-            threshold=self.threshold,
-            min_area=self.min_area,
-            h=self.h,
-        )
+        labels = self._watershed(_nucleus_probabilities(proba, covered, self.info))
         n = len(proba)
         count = int(labels.max(initial=0))
         if count == 0:
@@ -260,6 +255,80 @@ class SlideNuclei:
             start = min(start, int(first_row[deferred].min()))
         start = max(0, start, n - 4 * self.margin)
         return labels, ids[keep], start
+
+    def _watershed(self, probs: np.ndarray) -> np.ndarray:
+        """:func:`segkit.instances.labels_from_probabilities`, piece by piece across the width.
+
+        First the buffer is cut at columns without foreground, which no nucleus crosses
+        (:func:`column_chunks`); a piece still wider than :data:`CHUNK` + 2 margins is
+        watershed in overlapping windows of ``CHUNK + 2 * margin`` columns, each keeping the
+        nuclei whose centroid column lies in its own ``CHUNK`` columns and are not mostly
+        taken by the window before (the seam rule of the rows, across). The working memory
+        of the watershed (about 120 bytes a pixel) is then that of one window.
+        """
+        from segkit.instances.postprocess import _foreground_probability
+
+        fg = _foreground_probability(probs)
+        if fg is None:  # background, interior, boundary
+            fg = 1.0 - probs[..., 0]
+        occupied = np.asarray((fg >= self.threshold).any(axis=0))  # the foreground rule
+        labels = np.zeros(probs.shape[:2], dtype=np.uint32)
+        count = 0
+        for cols in column_chunks(occupied):
+            width, m = cols.stop - cols.start, self.margin
+            step = CHUNK if width > CHUNK + 2 * m else width
+            for c0 in range(cols.start, cols.stop, step):
+                c1 = min(cols.stop, c0 + step)
+                a, b = max(cols.start, c0 - m), min(cols.stop, c1 + m)
+                count = self._window(probs[:, a:b], labels[:, a:b], (c0 - a, c1 - a), count)
+        return labels
+
+    def _window(self, probs: np.ndarray, into: np.ndarray, own: tuple[int, int], count: int) -> int:
+        """Watershed one window; write the nuclei it owns into ``into`` from ``count + 1``."""
+        from segkit.instances import labels_from_probabilities
+
+        part = labels_from_probabilities(
+            probs, threshold=self.threshold, min_area=self.min_area, h=self.h
+        )
+        n = int(part.max(initial=0))
+        if n == 0:
+            return count
+        ids = np.arange(1, n + 1)
+        area = np.bincount(part.ravel(), minlength=n + 1)[1:]
+        cols = np.broadcast_to(np.arange(part.shape[1], dtype=np.float64), part.shape)
+        centre = np.asarray(ndimage.sum_labels(cols, part, ids)) / np.maximum(area, 1)
+        taken = np.asarray(ndimage.sum_labels(into > 0, part, ids))
+        keep = (centre + 0.5 >= own[0]) & (centre + 0.5 < own[1]) & (2 * taken < area)
+        lut = np.zeros(n + 1, dtype=np.uint32)
+        lut[ids[keep]] = np.arange(count + 1, count + 1 + int(keep.sum()), dtype=np.uint32)
+        new = lut[part]
+        into[new > 0] = new[new > 0]
+        return count + int(keep.sum())
+
+
+#: Columns of a watershed piece (more where no foreground-free column comes sooner).
+CHUNK = 2048
+
+
+def column_chunks(occupied: np.ndarray, size: int = CHUNK) -> list[slice]:
+    """Slices of about ``size`` columns over ``occupied``'s width, meeting at empty columns.
+
+    ``occupied[j]`` says whether column ``j`` holds anything. Two neighbouring slices share
+    one column that does not, so nothing connected is split, and the distance to the
+    background near a cut is the one the whole width gives.
+    """
+    width = len(occupied)
+    free = np.flatnonzero(~np.asarray(occupied, dtype=bool))
+    chunks, start = [], 0
+    while width - start > size:
+        later = free[free >= start + size]
+        if not len(later) or int(later[0]) >= width - 1:
+            break
+        cut = int(later[0])
+        chunks.append(slice(start, cut + 1))
+        start = cut
+    chunks.append(slice(start, width))
+    return chunks
 
 
 def _nucleus_probabilities(proba: np.ndarray, covered: np.ndarray, info: Any) -> np.ndarray:

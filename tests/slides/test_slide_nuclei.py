@@ -165,3 +165,40 @@ def test_predict_instances_streams_a_slides_nuclei_as_detections(tmp_path: Path,
         assert feature["properties"]["classification"]["name"] == "nucleus"
         ring = feature["geometry"]["coordinates"][0]
         assert ring[0] == ring[-1] and len(ring) >= 4
+
+
+def test_the_watershed_in_pieces_across_the_width_is_the_whole_one(monkeypatch) -> None:
+    import segkit.slides.cells as cells
+    from segkit.slides.cells import column_chunks
+
+    occupied = np.ones(100, dtype=bool)
+    occupied[[10, 30, 31, 70]] = False
+    assert column_chunks(occupied, 20) == [slice(0, 31), slice(30, 71), slice(70, 100)]
+    assert column_chunks(np.ones(50, dtype=bool), 20) == [slice(0, 50)]
+    image = np.full((300, 700, 3), 235, np.uint8)
+    yy, xx = np.mgrid[:300, :700]
+    for r in range(15, 290, 27):
+        for c in range(12, 680, 37):  # touching pairs, which the distance watershed splits
+            for dc in (0, 12):
+                image[(yy - r) ** 2 + (xx - c - dc) ** 2 <= RADIUS**2] = (60, 60, 140)
+    occupied = (image.mean(axis=2) < 200).any(axis=0)
+    assert len(column_chunks(occupied, 40)) > 10
+    slide = ArraySlide(image, mpp=(0.5, 0.5), levels=1)
+    _, whole = _stream(slide, margin=24)
+    monkeypatch.setattr(cells, "CHUNK", 40)
+    monkeypatch.setattr(cells.column_chunks, "__defaults__", (40,))
+    _, pieces = _stream(slide, margin=24)
+    assert len(pieces) == len(whole) == 2 * 11 * 19
+    a, b = np.array(sorted(pieces)), np.array(sorted(whole))
+    np.testing.assert_allclose(a[:, :2], b[:, :2], atol=1.0)  # ties on a split line may
+    assert a[:, 2].sum() == b[:, 2].sum()  # go either way (the watershed's raster order)
+    dense, _ = _discs(300, 700, step=19)  # no column free of nuclei: overlapping windows
+    assert len(column_chunks((dense.mean(axis=2) < 200).any(axis=0), 40)) <= 2
+    slide = ArraySlide(dense, mpp=(0.5, 0.5), levels=1)
+    _, pieces = _stream(slide, margin=24)
+    monkeypatch.setattr(cells, "CHUNK", 100_000)
+    _, whole = _stream(slide, margin=24)
+    assert len(pieces) == len(whole) > 300
+    a, b = np.array(sorted(pieces)), np.array(sorted(whole))
+    np.testing.assert_allclose(a[:, :2], b[:, :2], atol=1.0)  # ties on a split line may
+    assert a[:, 2].sum() == b[:, 2].sum()  # go either way (the watershed's raster order)
