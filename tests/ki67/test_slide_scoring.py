@@ -118,3 +118,27 @@ def test_nuclei_stream_into_the_geojson_writer(tmp_path: Path, monkeypatch) -> N
     assert score.hotspot is not None and score.hotspot.cells >= 20
     assert score.summary.total == len(json.loads(score.paths["geojson"].read_text())["features"])
     assert score.band_bytes > 0 and score.peak_buffer_bytes > 0 and score.cut == 0
+
+
+def test_the_learned_classifier_on_a_slide(tmp_path: Path) -> None:
+    """A model with negative and positive classes: brown nuclei are its positive ones."""
+    inputs = keras.Input((None, None, 3))
+    grey = keras.ops.mean(inputs, axis=-1, keepdims=True)
+    fg = keras.ops.sigmoid((200.0 - grey) / 8.0)
+    red, blue = inputs[..., :1], inputs[..., 2:3]
+    brown = keras.ops.sigmoid((red - blue) / 8.0)  # DAB: more red than blue
+    outputs = keras.ops.concatenate([1.0 - fg, fg * (1.0 - brown), fg * brown], axis=-1)
+    model = keras.Model(inputs, outputs)
+    names = ("background", "negative", "positive")
+    info = ModelInfo((128, 128, 3), num_classes=3, class_names=names, mpp=0.5)
+    made = make_synthetic_slide(
+        tmp_path / "l.ome.tif", size=(900, 700), tissue_fraction=0.5, mpp=0.5, tile=256,
+        levels=2, seed=5, compression="zlib",
+    )  # fmt: skip
+    learned = score_ki67_slide(made.path, tmp_path / "a", (model, info), tile_size=128,
+                               classifier="learned", min_cells=20)  # fmt: skip
+    dab = score_ki67_slide(made.path, tmp_path / "b", (model, info), tile_size=128,
+                           min_cells=20)  # fmt: skip
+    assert learned.summary.total == dab.summary.total > 20
+    assert 0 < learned.summary.positive < learned.summary.total
+    assert abs(learned.summary.ki67_index - dab.summary.ki67_index) < 15
