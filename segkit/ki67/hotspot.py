@@ -11,9 +11,9 @@ smallest ``n`` with enough cells, the hot spot is the one with the highest Ki-67
 exactly the cells whose centroids fall in its bins. A slide with fewer cells than
 ``min_cells`` has no hot spot.
 
-:func:`draw_heatmap` paints the index of every bin with at least ``min_bin_cells`` cells
-over the slide's thumbnail (blue 0 % to red 100 %); the other bins show the thumbnail in
-grey.
+:func:`draw_heatmap` paints the local index over the slide's thumbnail (blue 0 % to red
+100 %): for each bin with cells, that of the 5 x 5 bins (250 µm) around it, where they hold at
+least 20 cells; elsewhere the thumbnail shows in grey.
 """
 
 from __future__ import annotations
@@ -68,11 +68,22 @@ class CellGrid:
         np.add.at(self.total, (rows, cols), 1)
         np.add.at(self.positive, (rows, cols), np.asarray(positive, dtype=np.int64))
 
-    def local_index(self, *, min_bin_cells: int = 20) -> np.ndarray:
-        """Ki-67 index (%) per bin; NaN where fewer than ``min_bin_cells`` cells."""
-        out = np.full(self.total.shape, np.nan)
-        ok = self.total >= max(1, min_bin_cells)
-        out[ok] = 100.0 * self.positive[ok] / self.total[ok]
+    def local_index(self, *, min_cells: int = 20, span: int = 5) -> np.ndarray:
+        """Ki-67 index (%) of the ``span x span`` bins centred on each bin (NaN: too few).
+
+        ``span`` is odd (5 bins: 250 µm by default); a bin without cells of its own (glass), or
+        whose square holds fewer than ``min_cells`` cells, is NaN.
+        """
+        if span < 1 or span % 2 == 0:
+            raise ValueError(f"span must be an odd number of bins, got {span!r}")
+        h = span // 2
+        total = _window_sums(np.pad(self.total, h), span)[
+            : self.total.shape[0], : self.total.shape[1]
+        ]
+        positive = _window_sums(np.pad(self.positive, h), span)[: total.shape[0], : total.shape[1]]
+        out = np.full(total.shape, np.nan)
+        ok = (total >= max(1, min_cells)) & (self.total > 0)
+        out[ok] = 100.0 * positive[ok] / total[ok]
         return out
 
 
@@ -166,15 +177,17 @@ def draw_heatmap(
     downsample: float,
     grid: CellGrid,
     *,
-    min_bin_cells: int = 20,
+    min_cells: int = 20,
+    span: int = 5,
     alpha: float = 0.6,
     hotspot: Hotspot | None = None,
 ) -> np.ndarray:
     """The local index over the thumbnail, RGB uint8 of the thumbnail's shape.
 
-    ``downsample`` is level-0 pixels per thumbnail pixel. Bins with fewer than
-    ``min_bin_cells`` cells show the thumbnail in grey; the hot spot, if given, is framed
-    in black.
+    ``downsample`` is level-0 pixels per thumbnail pixel. Each bin shows the index of the
+    ``span x span`` bins around it (:meth:`CellGrid.local_index`); where they hold fewer than
+    ``min_cells`` cells, the thumbnail shows in grey. The hot spot, if given, is framed in
+    black.
     """
     rgb = np.asarray(thumbnail, dtype=np.float32)[..., :3]
     h, w = rgb.shape[:2]
@@ -182,7 +195,7 @@ def draw_heatmap(
                       grid.total.shape[0] - 1)  # fmt: skip
     cols = np.minimum(((np.arange(w) + 0.5) * downsample // grid.bin_px).astype(np.intp),
                       grid.total.shape[1] - 1)  # fmt: skip
-    index = grid.local_index(min_bin_cells=min_bin_cells)[np.ix_(rows, cols)]
+    index = grid.local_index(min_cells=min_cells, span=span)[np.ix_(rows, cols)]
     grey = rgb.mean(axis=2, keepdims=True) * 0.5 + 110.0
     out = np.broadcast_to(grey, rgb.shape).copy()
     ok = np.isfinite(index)

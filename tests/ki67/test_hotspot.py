@@ -44,10 +44,17 @@ def test_counting_and_the_heatmap() -> None:
     y = np.array([5.0, 5.0, 5.0, 599.0])
     grid.add(x, y, np.array([True, False, True, True]))
     assert grid.total[0, 0] == 2 and grid.positive[0, 0] == 1 and grid.total[5, 9] == 1
-    index = grid.local_index(min_bin_cells=2)
+    index = grid.local_index(min_cells=2, span=1)
     assert index[0, 0] == 50.0 and np.isnan(index[0, 1])
+    around = grid.local_index(min_cells=3, span=3)  # 3 cells in the 3 x 3 around (0, 0)
+    assert around[0, 0] == pytest.approx(200 / 3) and around[0, 1] == around[0, 0]
+    assert np.isnan(around[1, 1]) and np.isnan(
+        around[0, 2]
+    )  # no cells of its own; too few and np.isnan(around[5, 9])
+    with pytest.raises(ValueError, match="odd"):
+        grid.local_index(span=2)
     thumb = np.full((60, 100, 3), 200, np.uint8)
-    out = draw_heatmap(thumb, 10.0, grid, min_bin_cells=2)
+    out = draw_heatmap(thumb, 10.0, grid, min_cells=2, span=1)
     assert out.shape == thumb.shape and out.dtype == np.uint8
     assert not np.array_equal(out[2, 2], out[2, 50])  # a bin with cells is coloured
     np.testing.assert_array_equal(out[2, 50], out[30, 50])  # the others are plain grey

@@ -93,7 +93,8 @@ def test_the_heatmap_and_the_tissue_outline_are_written(scored) -> None:
     heat = read_image(out / "case_ki67_heatmap.png")
     tissue = read_image(out / "case_tissue.png")
     assert heat.shape == tissue.shape and heat.ndim == 3
-    assert len(np.unique(heat.reshape(-1, 3), axis=0)) > 10
+    red, blue = heat[..., 0].astype(int), heat[..., 2].astype(int)
+    assert (abs(red - blue) > 30).mean() > 0.05  # the local index is painted over the tissue
     assert not (out / "case_instances.tif").exists()  # no slide-sized label image
 
 
