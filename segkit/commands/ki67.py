@@ -20,10 +20,13 @@ def register(sub: Any) -> None:
             "bundled segkit:nuclei), measure their hematoxylin and DAB optical density, class "
             "them Positive or Negative and write OUT/summary.csv (index, 95%% Wilson interval, "
             "H-score, a warning under 500 cells), OUT/cells.csv and per image NAME.geojson "
-            "(QuPath detections), NAME_overlay.png and NAME_instances.tif."
+            "(QuPath detections), NAME_overlay.png and NAME_instances.tif. A whole slide (SVS, "
+            "NDPI, pyramidal TIFF...) is streamed in bands: NAME.geojson, NAME_ki67_heatmap.png, "
+            "NAME_tissue.png, and its summary row adds the hot spot (the smallest square of at "
+            "least 500 cells with the highest index)."
         ),
     )
-    p.add_argument("images", nargs="+", help="image files or folders of images")
+    p.add_argument("images", nargs="+", help="image files, whole slides or folders of images")
     p.add_argument("--output", "-o", required=True, help="output folder")
     p.add_argument(
         "--model",
@@ -69,6 +72,12 @@ def run(args: argparse.Namespace) -> int:
             f"{name}: {s.positive} positive, {s.negative} negative, Ki-67 index "
             f"{s.ki67_index:.1f}% (95% CI {s.ki67_ci_low:.1f}-{s.ki67_ci_high:.1f})"
         )
+        hot = getattr(score, "hotspot", None)
+        if hot is not None:
+            line += (
+                f"; hot spot {hot.ki67_index:.1f}% of {hot.cells} cells at "
+                f"({hot.x_um:.0f}, {hot.y_um:.0f}) um, {hot.size_um:.0f} um square"
+            )
         print(line + (f"; {s.warning}" if s.warning else ""), flush=True)
 
     score_ki67(

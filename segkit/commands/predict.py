@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from segkit.imaging import IMAGE_EXTENSIONS
 
 __all__ = ["register", "run"]
@@ -38,7 +40,8 @@ def register(sub: Any) -> None:
         "--instances",
         action="store_true",
         help="also separate the objects (nuclei) and write NAME_instances.tif (uint16/uint32 "
-        "labels: 0 background, 1..N)",
+        "labels: 0 background, 1..N); for a whole slide, NAME.geojson (QuPath detections, "
+        "streamed band by band)",
     )
     p.add_argument("--tta", action="store_true", help="average over flips (4x slower)")
     p.add_argument("--tile-size", type=int, help="sliding-window tile (default: training size)")
@@ -129,14 +132,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _is_slide(path: Path, max_pixels: int) -> bool:
     """Whether ``path`` goes the streaming slide path (one rule: :func:`segkit.slides.is_slide`)."""
-    if path.suffix.lower() not in (".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".scn", ".bif",
-                                   ".vms", ".vmu", ".svslide"):  # fmt: skip
-        return False
     try:
-        from segkit.slides import is_slide
+        from segkit.slides.readers import is_slide_file
     except ImportError:  # the slides extra is not installed: plain images only
         return False
-    return bool(is_slide(path, max_pixels=max_pixels))
+    return bool(is_slide_file(path, max_pixels=max_pixels))
 
 
 def _predict_slide(model: Any, info: Any, path: Path, out: Path, args: Any) -> None:
@@ -168,6 +168,52 @@ def _predict_slide(model: Any, info: Any, path: Path, out: Path, args: Any) -> N
     if result.assumed_scale:
         print(f"{path}: {result.assumed_scale}")
     print(f"{path} -> {tissue_png} (tissue outline); name {slide_name(path)}")
+    if args.instances:
+        _slide_detections(model, info, path, out / f"{slide_name(path)}.geojson", tissue, args)
+
+
+#: Colours of the classes of ``predict --instances`` detections, in class order.
+_DETECTION_COLOURS = ((30, 90, 255), (220, 60, 20), (40, 170, 60), (200, 140, 0), (150, 60, 200))
+
+
+def _slide_detections(
+    model: Any, info: Any, path: Path, target: Path, tissue: Any, args: Any
+) -> None:
+    """Stream a slide's nuclei into ``target`` as QuPath detections (class: the model's)."""
+    from segkit.annotations.geometry import Annotation, Polygon
+    from segkit.annotations.qupath_geojson import write_qupath_geojson
+    from segkit.instances.predict import nucleus_classes
+    from segkit.ki67.outlines import nucleus_outlines
+    from segkit.slides import open_slide
+    from segkit.slides.cells import SlideNuclei
+
+    names = list(info.class_names[1 : _mask_classes(info)]) or ["nucleus"]
+    colours = {n: _DETECTION_COLOURS[i % len(_DETECTION_COLOURS)] for i, n in enumerate(names)}
+    slide = open_slide(path)
+    try:
+        if args.mpp and slide.mpp is None:
+            slide.mpp = (float(args.mpp), float(args.mpp))
+        nuclei = SlideNuclei(
+            model, slide, info=info, tile_size=args.tile_size, overlap=args.overlap,
+            batch_size=args.batch_size, tissue=(tissue.mask, tissue.downsample),
+            threshold=args.threshold,
+        )  # fmt: skip
+
+        def detections() -> Any:
+            for band in nuclei:
+                labels = band.kept_labels()
+                ids, classes = nucleus_classes(labels, band.proba, nuclei.info)
+                outlines = nucleus_outlines(labels, ids, origin=(band.top, 0), scale=band.to_full())
+                for k, c in zip(ids.tolist(), classes.tolist(), strict=True):
+                    if k in outlines:
+                        name = names[min(int(c), len(names)) - 1]
+                        yield Annotation(Polygon(np.asarray(outlines[k])), class_name=name,
+                                         object_type="detection")  # fmt: skip
+
+        count = write_qupath_geojson(target, detections(), colors=colours)
+    finally:
+        slide.close()
+    print(f"{path} -> {target} ({count} objects)")
 
 
 def _mask_classes(info: Any) -> int:

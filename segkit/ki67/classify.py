@@ -26,6 +26,7 @@ __all__ = [
     "NucleusClassifier",
     "ThresholdClassifier",
     "intensity_bins",
+    "learned_classifier",
     "make_classifier",
     "register_classifier",
 ]
@@ -176,6 +177,25 @@ class LearnedClassifier:
         pos = ndimage.sum_labels(self.class_map == self.positive_class, labels, table.id)
         neg = ndimage.sum_labels(self.class_map == self.negative_class, labels, table.id)
         return _result(np.asarray(pos) > np.asarray(neg), table.dab_od_mean, self.bins)
+
+
+def learned_classifier(proba: np.ndarray, class_names: Sequence[str]) -> LearnedClassifier:
+    """A :class:`LearnedClassifier` from a model's ``(M, N, K)`` probabilities.
+
+    ``class_names`` must include ``negative`` and ``positive`` (any case); each pixel votes
+    for whichever of the two is more probable.
+    """
+    names = [n.lower() for n in class_names]
+    try:
+        negative, positive = names.index("negative"), names.index("positive")
+    except ValueError:
+        raise ValueError(
+            "classifier 'learned' needs a model whose classes include 'negative' and "
+            f"'positive'; this model has {', '.join(class_names)}"
+        ) from None
+    pair = np.stack([proba[..., negative], proba[..., positive]], axis=-1)
+    class_map = np.where(np.argmax(pair, axis=-1) == 1, positive, negative).astype(np.int64)
+    return LearnedClassifier(class_map, negative_class=negative, positive_class=positive)
 
 
 def _result(positive: np.ndarray, dab_od: np.ndarray, bins: Sequence[float]) -> Classification:

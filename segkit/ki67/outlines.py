@@ -25,7 +25,11 @@ Polygon = list[tuple[float, float]]
 
 
 def nucleus_outlines(
-    labels: np.ndarray, ids: Sequence[int] | np.ndarray | None = None
+    labels: np.ndarray,
+    ids: Sequence[int] | np.ndarray | None = None,
+    *,
+    origin: tuple[float, float] = (0.0, 0.0),
+    scale: tuple[float, float] = (1.0, 1.0),
 ) -> dict[int, Polygon]:
     """``{id: closed polygon [(x, y), ...]}`` of the outer boundary of each nucleus.
 
@@ -35,6 +39,12 @@ def nucleus_outlines(
         Instance labels (0 background).
     ids : sequence of int, optional
         The nuclei to outline (default: all). An id absent from ``labels`` is left out.
+    origin : (float, float)
+        ``(row, col)`` of ``labels[0, 0]`` in a larger image (a band of a slide).
+    scale : (float, float)
+        ``(rows, cols)`` output pixels per label pixel: the points are
+        ``((x + col) * scale[1], (y + row) * scale[0])`` (a slide's level 0 from labels at
+        the model's scale).
 
     Notes
     -----
@@ -55,8 +65,8 @@ def nucleus_outlines(
         if not contours:
             continue
         best = max(contours, key=lambda c: abs(_shoelace(c[:, 1], c[:, 0])))
-        xs = best[:, 1] + (cs.start - 1 + 0.5)
-        ys = best[:, 0] + (rs.start - 1 + 0.5)
+        xs = (best[:, 1] + (cs.start - 1 + 0.5) + origin[1]) * scale[1]
+        ys = (best[:, 0] + (rs.start - 1 + 0.5) + origin[0]) * scale[0]
         points = list(zip(xs.tolist(), ys.tolist()))
         if points[0] != points[-1]:
             points.append(points[0])

@@ -7,15 +7,17 @@ is :func:`segkit.ki67.outlines.nucleus_features`.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
-from segkit.files import atomic_write_text
+from segkit.files import atomic_path, atomic_write_text
 from segkit.imaging import to_rgb, write_image
 from segkit.ki67.classify import POSITIVE
 from segkit.ki67.score import ImageScore
@@ -23,6 +25,7 @@ from segkit.viz.overlays import mask_boundaries
 
 __all__ = [
     "CELL_COLUMNS",
+    "CellsWriter",
     "CLASS_OUTLINE_COLOURS",
     "SUMMARY_COLUMNS",
     "draw_class_outlines",
@@ -30,6 +33,7 @@ __all__ = [
     "write_ki67_outputs",
     "write_overlay",
     "write_summary_csv",
+    "write_summary_rows",
 ]
 
 SUMMARY_COLUMNS = (
@@ -72,25 +76,67 @@ def write_summary_csv(path: str | Path, scores: Mapping[str, ImageScore]) -> Pat
     return atomic_write_text(path, _csv_text(SUMMARY_COLUMNS, rows))
 
 
+def write_summary_rows(
+    path: str | Path, rows: Iterable[Mapping[str, object]], columns: tuple[str, ...]
+) -> Path:
+    """``summary.csv`` from plain rows; a column a row lacks is left empty."""
+    full = ({k: row.get(k, "") for k in columns} for row in rows)
+    return atomic_write_text(path, _csv_text(columns, full))
+
+
+def _cell_rows(name: str, score: ImageScore) -> Iterator[dict[str, object]]:
+    t, classes = score.measurements, score.classification.classes
+    for i in range(len(t)):
+        yield {
+            "image": name,
+            "id": int(t.id[i]),
+            "x": float(t.x[i]),
+            "y": float(t.y[i]),
+            "area": int(t.area[i]),
+            "dab_od_mean": float(t.dab_od_mean[i]),
+            "hematoxylin_od_mean": float(t.hematoxylin_od_mean[i]),
+            "class": str(classes[i]),
+        }
+
+
 def write_cells_csv(path: str | Path, scores: Mapping[str, ImageScore]) -> Path:
     """One row per nucleus of every image, columns :data:`CELL_COLUMNS`."""
-
-    def rows() -> Iterable[dict[str, object]]:
+    with CellsWriter(path) as cells:
         for name, s in scores.items():
-            t, classes = s.measurements, s.classification.classes
-            for i in range(len(t)):
-                yield {
-                    "image": name,
-                    "id": int(t.id[i]),
-                    "x": float(t.x[i]),
-                    "y": float(t.y[i]),
-                    "area": int(t.area[i]),
-                    "dab_od_mean": float(t.dab_od_mean[i]),
-                    "hematoxylin_od_mean": float(t.hematoxylin_od_mean[i]),
-                    "class": str(classes[i]),
-                }
+            cells.write(_cell_rows(name, s))
+    return Path(path)
 
-    return atomic_write_text(path, _csv_text(CELL_COLUMNS, rows()))
+
+class CellsWriter:
+    """``cells.csv`` written row by row (a slide's nuclei stream through it), atomically.
+
+    Use as a context manager; the file replaces ``path`` when the block ends without error.
+    Rows are mappings with the :data:`CELL_COLUMNS`.
+    """
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.rows = 0
+
+    def __enter__(self) -> CellsWriter:
+        self._stack = contextlib.ExitStack()
+        tmp = self._stack.enter_context(atomic_path(self.path))
+        self._fh = self._stack.enter_context(open(tmp, "w", encoding="utf-8", newline=""))
+        self._csv = csv.DictWriter(self._fh, fieldnames=CELL_COLUMNS, lineterminator="\n")
+        self._csv.writeheader()
+        return self
+
+    def write(self, rows: Iterable[Mapping[str, object]]) -> None:
+        for row in rows:
+            self._csv.writerow({k: _fmt(row[k]) for k in CELL_COLUMNS})
+            self.rows += 1
+
+    def write_score(self, name: str, score: ImageScore) -> None:
+        """The rows of one scored image."""
+        self.write(_cell_rows(name, score))
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stack.__exit__(*exc)
 
 
 def draw_class_outlines(image: np.ndarray, score: ImageScore, *, thickness: int = 1) -> np.ndarray:

@@ -18,7 +18,12 @@ from typing import Any
 import numpy as np
 
 from segkit.ki67.classical import ClassicalConfig, detect_nuclei
-from segkit.ki67.classify import LearnedClassifier, NucleusClassifier, ThresholdClassifier
+from segkit.ki67.classify import (
+    LearnedClassifier,
+    NucleusClassifier,
+    ThresholdClassifier,
+    learned_classifier,
+)
 from segkit.ki67.score import ImageScore, score_ki67_labels
 from segkit.ki67.summary import MIN_CELLS
 from segkit.stain import H_DAB, StainVectors, estimate_background, stain_preset
@@ -30,18 +35,7 @@ CLASSICAL = "classical"
 
 
 def _learned(prediction: Any) -> LearnedClassifier:
-    names = [n.lower() for n in prediction.info.class_names]
-    try:
-        negative, positive = names.index("negative"), names.index("positive")
-    except ValueError:
-        raise ValueError(
-            "classifier 'learned' needs a model whose classes include 'negative' and "
-            f"'positive'; this model has {', '.join(prediction.info.class_names)}"
-        ) from None
-    proba = prediction.proba
-    pair = np.stack([proba[..., negative], proba[..., positive]], axis=-1)
-    class_map = np.where(np.argmax(pair, axis=-1) == 1, positive, negative).astype(np.int64)
-    return LearnedClassifier(class_map, negative_class=negative, positive_class=positive)
+    return learned_classifier(prediction.proba, prediction.info.class_names)
 
 
 def score_ki67_image(
@@ -136,6 +130,23 @@ def write_geojson(path: str | Path, score: ImageScore, *, image_name: str = "") 
     )
 
 
+def _is_slide(path: str | Path, max_pixels: int) -> bool:
+    """Whether ``path`` is scored as a whole slide (one rule: :func:`segkit.slides.is_slide`)."""
+    try:
+        from segkit.slides.readers import is_slide_file
+    except ImportError:  # the slides extra is not installed: plain images only
+        return False
+    return bool(is_slide_file(path, max_pixels=max_pixels))
+
+
+def _name(path: str | Path, slide: bool) -> str:
+    if slide:
+        from segkit.slides import slide_name
+
+        return slide_name(path)
+    return Path(path).stem
+
+
 def score_ki67(
     images: Sequence[str | Path],
     output: str | Path,
@@ -148,22 +159,27 @@ def score_ki67(
     tile_size: int | None = None,
     max_pixels: int | None = None,
     progress: Any = None,
-) -> dict[str, ImageScore]:
-    """Score image files and write every output to ``output``.
+) -> dict[str, Any]:
+    """Score image files and whole slides and write every output to ``output``.
 
-    Writes ``summary.csv`` (one row per image), ``cells.csv`` (one row per nucleus) and per
-    image ``NAME.geojson``, ``NAME_overlay.png`` and ``NAME_instances.tif``. Options as for
-    :func:`score_ki67_image`; ``progress`` is called with each image's name once scored.
+    Writes ``summary.csv`` (one row per image or slide), ``cells.csv`` (one row per nucleus,
+    streamed) and per image ``NAME.geojson``, ``NAME_overlay.png`` and
+    ``NAME_instances.tif``. A whole slide (:func:`segkit.slides.is_slide`) is streamed
+    instead (:func:`segkit.ki67.wholeslide.score_ki67_slide`): ``NAME.geojson``,
+    ``NAME_ki67_heatmap.png``, ``NAME_tissue.png``, and its summary row has the hot spot
+    columns too. Options as for :func:`score_ki67_image`; ``progress`` is called with each
+    name and its score once scored.
 
     Returns
     -------
     dict
-        ``{NAME: ImageScore}`` in the order given.
+        ``{NAME: ImageScore or SlideScore}`` in the order given.
     """
     from segkit.files import check_output_file
     from segkit.imaging import DEFAULT_MAX_PIXELS, read_image, to_channels
     from segkit.instances import save_instances
-    from segkit.ki67.outputs import write_cells_csv, write_overlay, write_summary_csv
+    from segkit.ki67.hotspot import HOTSPOT_COLUMNS
+    from segkit.ki67.outputs import SUMMARY_COLUMNS, CellsWriter, write_overlay, write_summary_rows
 
     if isinstance(model, str) and model != CLASSICAL:
         from segkit.models import resolve_model
@@ -171,25 +187,41 @@ def score_ki67(
         model = resolve_model(model)  # load once for every image
     out = Path(output)
     check_output_file(out / "summary.csv")
-    names = [Path(p).stem for p in images]
+    limit = max_pixels or DEFAULT_MAX_PIXELS
+    slides = [_is_slide(p, limit) for p in images]
+    names = [_name(p, s) for p, s in zip(images, slides, strict=True)]
     if len(set(names)) != len(names):
         raise ValueError("two images share a file name; score them into separate folders")
-    scores: dict[str, ImageScore] = {}
-    for path, name in zip(images, names, strict=True):
-        image = read_image(path, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
-        image = to_channels(image, 3)
-        score = score_ki67_image(
-            image, model, classifier=classifier, threshold=threshold, stains=stains, mpp=mpp,
-            tile_size=tile_size,
-        )  # fmt: skip
-        save_instances(out / f"{name}_instances.tif", score.labels)
-        write_geojson(out / f"{name}.geojson", score, image_name=Path(path).name)
-        write_overlay(out / f"{name}_overlay.png", image, score)
-        scores[name] = score
-        if progress is not None:
-            progress(name, score)
-    write_summary_csv(out / "summary.csv", scores)
-    write_cells_csv(out / "cells.csv", scores)
+    if any(slides) and isinstance(model, str):
+        raise ValueError("whole slides need a segmentation model; 'classical' scores images only")
+    scores: dict[str, Any] = {}
+    rows: list[dict[str, Any]] = []
+    with CellsWriter(out / "cells.csv") as cells:
+        for path, name, slide in zip(images, names, slides, strict=True):
+            if slide:
+                from segkit.ki67.wholeslide import score_ki67_slide
+
+                score: Any = score_ki67_slide(
+                    path, out, model, classifier=classifier, threshold=threshold,
+                    stains=stains, mpp=mpp, tile_size=tile_size, cells=cells,
+                )  # fmt: skip
+                rows.append({"image": name, **score.row()})
+            else:
+                image = to_channels(read_image(path, max_pixels=limit), 3)
+                score = score_ki67_image(
+                    image, model, classifier=classifier, threshold=threshold, stains=stains,
+                    mpp=mpp, tile_size=tile_size,
+                )  # fmt: skip
+                save_instances(out / f"{name}_instances.tif", score.labels)
+                write_geojson(out / f"{name}.geojson", score, image_name=Path(path).name)
+                write_overlay(out / f"{name}_overlay.png", image, score)
+                cells.write_score(name, score)
+                rows.append({"image": name, **score.summary.to_dict()})
+            scores[name] = score
+            if progress is not None:
+                progress(name, score)
+    columns = SUMMARY_COLUMNS[:-1] + HOTSPOT_COLUMNS + SUMMARY_COLUMNS[-1:]
+    write_summary_rows(out / "summary.csv", rows, columns if any(slides) else SUMMARY_COLUMNS)
     return scores
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from segkit.ki67.classify import POSITIVE, Classification
 
-__all__ = ["MIN_CELLS", "Ki67Summary", "summarize_ki67", "wilson_interval"]
+__all__ = ["MIN_CELLS", "Ki67Summary", "summarize_counts", "summarize_ki67", "wilson_interval"]
 
 #: Guidelines ask for at least this many counted tumour cells for a reliable index.
 MIN_CELLS = 500
@@ -71,10 +72,24 @@ def summarize_ki67(classification: Classification, *, min_cells: int = MIN_CELLS
     """
     classes = np.asarray(classification.classes)
     bins = np.asarray(classification.bins)
-    total = int(len(classes))
     positive = int(np.count_nonzero(classes == POSITIVE))
+    counts = tuple(int(np.count_nonzero(bins == b)) for b in (1, 2, 3))
+    return summarize_counts(positive, int(len(classes)), counts, min_cells=min_cells)
+
+
+def summarize_counts(
+    positive: int,
+    total: int,
+    bin_counts: Sequence[int] = (0, 0, 0),
+    *,
+    min_cells: int = MIN_CELLS,
+) -> Ki67Summary:
+    """The summary from counts alone (a slide's cells, counted as they stream past).
+
+    ``bin_counts`` are the cells in the 1+, 2+ and 3+ intensity bins.
+    """
     negative = total - positive
-    counts = [int(np.count_nonzero(bins == b)) for b in (1, 2, 3)]
+    counts = [int(c) for c in bin_counts]
     warnings = []
     if total == 0:
         warnings.append("no tumour cells counted; the Ki-67 index 0.0 means nothing")

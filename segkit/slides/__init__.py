@@ -2,10 +2,12 @@
 
 Open any slide with :func:`open_slide` (readers: :mod:`segkit.slides.readers`), choose a
 level by resolution with :func:`level_for_mpp`, find the tissue with :func:`detect_tissue`,
-and generate test slides with :func:`make_synthetic_slide`. See docs/slides.md.
+stream a slide's nuclei with :class:`SlideNuclei`, and generate test slides with
+:func:`make_synthetic_slide`. See docs/slides.md.
 """
 
 from segkit.slides.base import ArraySlide, Slide, best_level
+from segkit.slides.cells import NucleusBand, SlideNuclei
 from segkit.slides.mpp import level_for_mpp, slide_mpp
 from segkit.slides.predict import SlideResult, predict_slide, slide_name
 from segkit.slides.readers import Reader, SlideReadError, is_slide, open_slide, register_reader
@@ -42,4 +44,6 @@ __all__ = [
     "SlideResult",
     "predict_slide",
     "slide_name",
+    "SlideNuclei",
+    "NucleusBand",
 ]

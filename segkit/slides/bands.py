@@ -12,13 +12,22 @@ probabilities are identical to the in-memory ones.
 
 Memory: ``th x width x (K + 1) x 4`` bytes (K channels of weighted sums and one of weights),
 whatever the image height.
+
+:func:`blend_bands` is the loop every slide prediction shares (masks in
+:mod:`segkit.slides.predict`, nuclei in :mod:`segkit.slides.cells`): windows read ahead
+(:func:`segkit.slides.windows.read_batches`), predicted, blended, and handed out as finished
+bands of probabilities.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
 import numpy as np
 
-__all__ = ["BandBlender", "nearest_index"]
+__all__ = ["Band", "BandBlender", "blend_bands", "nearest_index"]
 
 
 class BandBlender:
@@ -90,3 +99,77 @@ def nearest_index(size_out: int, size_in: int) -> np.ndarray:
     """
     idx = ((np.arange(size_out) + 0.5) * (size_in / size_out)).astype(np.intp)
     return np.minimum(idx, size_in - 1)
+
+
+@dataclass
+class Band:
+    """The finished rows of one row of windows (all in model pixels).
+
+    Attributes
+    ----------
+    index : int
+        The window row.
+    top : int
+        The model row of ``proba[0]``.
+    proba : (n, Wm, K) float32 ndarray
+        Blended probabilities of rows ``top .. top + n`` (``n`` is 0 for a band wholly
+        below the slide, where the grid is a window taller than the slide).
+    covered : (n, Wm) bool ndarray
+        Where at least one window was predicted.
+    predicted, skipped : int
+        Windows of this row predicted, and skipped over glass.
+    """
+
+    index: int
+    top: int
+    proba: np.ndarray
+    covered: np.ndarray
+    predicted: int
+    skipped: int
+
+
+def blend_bands(
+    model: Any,
+    slide: Any,
+    plan: Any,
+    blender: BandBlender,
+    *,
+    test: Any,
+    color_model: str,
+    batch_size: int,
+    start: int = 0,
+    bar: Any = None,
+) -> Iterator[Band]:
+    """Predict a slide's windows row by row and yield its finished bands from ``start`` on.
+
+    The windows of earlier rows that reach into band ``start`` are predicted again (their
+    bands are blended but not yielded), so a resumed band is the same as a fresh one.
+    ``test`` is a :data:`segkit.slides.windows.TissueTest`; ``bar`` (a tqdm) is advanced by
+    the windows looked at. Memory: the blender's buffer, whatever the slide's height.
+    """
+    from segkit.slides.windows import Batch, read_batches
+
+    rows, th = plan.rows, plan.tile[0]
+    hm, wm = plan.model_size
+    if start >= len(rows):
+        return
+    nexts = list(rows[1:]) + [plan.grid_size[0]]
+    first = next(j for j in range(start + 1) if rows[j] + th > rows[start])
+    blender.top = rows[first]
+    items = read_batches(
+        slide, plan, test=test, color_model=color_model, batch_size=batch_size, start_row=first
+    )
+    for item in items:
+        if bar is not None:
+            bar.update(item.examined)
+        if isinstance(item, Batch):
+            pred = np.asarray(model.predict_on_batch(item.pixels), dtype=np.float32)
+            for n, c in enumerate(item.cols):
+                blender.add(rows[item.row], c, pred[n])
+            continue
+        i = item.row
+        proba, covered = blender.advance(nexts[i])
+        if i < start:
+            continue
+        n = max(0, min(nexts[i], hm) - rows[i])
+        yield Band(i, rows[i], proba[:n, :wm], covered[:n, :wm], item.predicted, item.skipped)

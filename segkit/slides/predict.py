@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from segkit.slides.bands import BandBlender, nearest_index
+from segkit.slides.bands import BandBlender, blend_bands, nearest_index
 from segkit.slides.base import Slide
 from segkit.slides.resume import (
     SlideProgress,
@@ -39,7 +39,7 @@ from segkit.slides.resume import (
     progress_path,
     settings_changes,
 )
-from segkit.slides.windows import Batch, WindowPlan, plan_windows, read_batches, tissue_test
+from segkit.slides.windows import WindowPlan, plan_windows, tissue_test
 from segkit.slides.writer import PyramidMaskWriter
 
 __all__ = ["SlideResult", "predict_slide", "slide_name"]
@@ -311,7 +311,7 @@ def _stream(
     """Predict the bands from ``record.bands_done`` on; store them and keep the record."""
     from tqdm.auto import tqdm
 
-    rows, th = plan.rows, plan.tile[0]
+    rows = plan.rows
     (hm, wm), (h0, w0) = plan.model_size, plan.full_size
     nexts = list(rows[1:]) + [plan.grid_size[0]]
     v, u = nearest_index(h0, hm), nearest_index(w0, wm)
@@ -320,8 +320,7 @@ def _stream(
     if k >= len(rows):
         return
     # the windows of earlier rows that reach into band k are predicted again (not written)
-    first = next(j for j in range(k + 1) if rows[j] + th > rows[k])
-    blender.top = rows[first]
+    first = next(j for j in range(k + 1) if rows[j] + plan.tile[0] > rows[k])
     counts: dict[int, tuple[int, int]] = {}
     bar = tqdm(
         total=(len(rows) - first) * len(plan.cols),
@@ -331,32 +330,26 @@ def _stream(
         dynamic_ncols=True,
     )
     with bar:
-        items = read_batches(
+        bands = blend_bands(
+            model,
             slide,
             plan,
+            blender,
             test=tissue_test(tissue, slide, plan),
             color_model=info.color_model,
             batch_size=batch_size,
-            start_row=first,
+            start=k,
+            bar=bar,
         )
-        for item in items:
-            bar.update(item.examined)
-            if isinstance(item, Batch):
-                pred = np.asarray(model.predict_on_batch(item.pixels), dtype=np.float32)
-                for n, c in enumerate(item.cols):
-                    blender.add(rows[item.row], c, pred[n])
-                continue
-            i = item.row
-            proba, covered = blender.advance(nexts[i])
-            if i < k:
-                continue
-            counts[i] = (item.predicted, item.skipped)
-            a, b = rows[i], min(nexts[i], hm)
-            if b > a:
-                mask = _decide(proba[: b - a, :wm], covered[: b - a, :wm], info)
+        for band in bands:
+            i = band.index
+            counts[i] = (band.predicted, band.skipped)
+            if len(band.proba):
+                a = band.top
+                mask = _decide(band.proba, band.covered, info)
                 y0 = int(np.searchsorted(v, a))
-                band = mask if (hm, wm) == (h0, w0) else mask[np.ix_(v[y0 : ends[i]] - a, u)]
-                writer.write_band(y0, band)
+                band_mask = mask if (hm, wm) == (h0, w0) else mask[np.ix_(v[y0 : ends[i]] - a, u)]
+                writer.write_band(y0, band_mask)
             done = min(i + 1, int(np.searchsorted(ends, writer.rows_done, side="right")))
             if done > record.bands_done:
                 for j in range(record.bands_done, done):

@@ -22,7 +22,20 @@ from segkit.slides.base import Slide
 from segkit.slides.openslide_reader import OpenSlideSlide, openslide_format
 from segkit.slides.tiff_reader import TiffSlide, is_ome_tiff, is_tiled_tiff, tiff_level_sizes
 
-__all__ = ["Reader", "READERS", "SlideReadError", "register_reader", "open_slide", "is_slide"]
+__all__ = [
+    "Reader",
+    "READERS",
+    "SLIDE_SUFFIXES",
+    "SlideReadError",
+    "register_reader",
+    "open_slide",
+    "is_slide",
+    "is_slide_file",
+]
+
+#: File suffixes that may be whole slides (others are always plain images).
+SLIDE_SUFFIXES = (".tif", ".tiff", ".svs", ".ndpi", ".mrxs", ".scn", ".bif", ".vms", ".vmu",
+                  ".svslide")  # fmt: skip
 
 
 class SlideReadError(ValueError):
@@ -121,3 +134,10 @@ def is_slide(path: str | Path, *, max_pixels: int | None = None) -> bool:
     if len(sizes) > 1:
         return True
     return bool(sizes) and sizes[0][0] * sizes[0][1] > limit
+
+
+def is_slide_file(path: str | Path, *, max_pixels: int | None = None) -> bool:
+    """:func:`is_slide` for a file with one of the :data:`SLIDE_SUFFIXES`; False otherwise."""
+    if Path(path).suffix.lower() not in SLIDE_SUFFIXES:
+        return False
+    return is_slide(path, max_pixels=max_pixels)

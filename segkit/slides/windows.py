@@ -29,6 +29,7 @@ __all__ = [
     "looks_like_tissue",
     "plan_windows",
     "read_batches",
+    "read_model_region",
     "tissue_test",
 ]
 
@@ -223,7 +224,18 @@ def tissue_test(tissue: Any, slide: Slide, plan: WindowPlan) -> TissueTest:
 
 def _read_window(slide: Slide, plan: WindowPlan, r: int, c: int) -> np.ndarray:
     """RGB ``(th, tw, 3)`` uint8 of the window at model pixel ``(r, c)``."""
-    th, tw = plan.tile
+    return read_model_region(slide, plan, (r, c), plan.tile)
+
+
+def read_model_region(
+    slide: Slide, plan: WindowPlan, origin: tuple[int, int], shape: tuple[int, int]
+) -> np.ndarray:
+    """RGB ``(h, w, 3)`` uint8 of the slide at the model's scale, from model pixel ``origin``.
+
+    ``origin`` is ``(row, col)`` and ``shape`` ``(h, w)``, in model pixels: the pixels the
+    windows of ``plan`` see (the plan's level, resized by its scale).
+    """
+    (r, c), (th, tw) = origin, shape
     sy, sx = plan.scale
     if (sy, sx) == (1.0, 1.0):
         return slide.read_region((c, r), (tw, th), level=plan.level)
