@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from segkit.files import atomic_write_text
 from segkit.runs.layout import (
@@ -24,8 +24,31 @@ from segkit.runs.layout import (
     TEMPLATE,
 )
 
-if TYPE_CHECKING:
-    from segkit.dataset.manifest import Manifest
+
+class Manifest(Protocol):
+    """What a run records of its prepared data set (a :class:`segkit.dataset.Manifest` fits).
+
+    Described here rather than imported, so the run folder's owner needs nothing of
+    :mod:`segkit.dataset`.
+    """
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def fingerprint(self) -> str: ...
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def segkit_version(self) -> str: ...
+
+    @property
+    def template(self) -> Any: ...
+
+    @property
+    def counts(self) -> dict[str, int]: ...
 
 __all__ = [
     "write_config",

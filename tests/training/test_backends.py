@@ -6,7 +6,6 @@ A backend is chosen when Keras is first imported, so each backend trains in a su
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -148,18 +147,6 @@ def test_tensorboard_only_on_tensorflow(monkeypatch):
     assert backends.tensorboard_note() is None  # TensorFlow and tensorboard are installed here
     monkeypatch.setattr(backends, "backend_name", lambda: "torch")
     assert "TensorFlow backend (torch)" in (backends.tensorboard_note() or "")
-
-
-@pytest.mark.skipif(
-    importlib.util.find_spec("torch") is None,
-    reason="torch is not installed (no extra installs it: its wheel is several GB); "
-    "pip install torch to run segkit.train on Keras's PyTorch backend",
-)
-def test_torch_trains_and_resumes(prepared_small, tmp_path):
-    result = _train_on("torch", prepared_small, None, tmp_path)
-    assert result["backend"] == "torch" and result["resumed"]["second"] == [1]
-    run = load_run(tmp_path / "complete")
-    assert run.status == "finished" and run.environment["backend"] == "torch"
 
 
 _DATA_PARALLEL = """
