@@ -2,10 +2,13 @@
 
 Open any slide with :func:`open_slide` (readers: :mod:`segkit.slides.readers`), choose a
 level by resolution with :func:`level_for_mpp`, find the tissue with :func:`detect_tissue`,
-and generate test slides with :func:`make_synthetic_slide`. See docs/slides.md.
+predict its mask with :func:`predict_slide`, draw a mask level over a slide level with
+:func:`mask_over_slide`, and generate test slides with :func:`make_synthetic_slide`. See
+docs/slides.md.
 """
 
 from segkit.slides.base import ArraySlide, Slide, best_level
+from segkit.slides.mask_levels import mask_level_sizes, mask_over_slide, read_mask_level
 from segkit.slides.mpp import level_for_mpp, slide_mpp
 from segkit.slides.predict import SlideResult, predict_slide, slide_name
 from segkit.slides.readers import Reader, SlideReadError, is_slide, open_slide, register_reader
@@ -42,4 +45,7 @@ __all__ = [
     "SlideResult",
     "predict_slide",
     "slide_name",
+    "mask_level_sizes",
+    "read_mask_level",
+    "mask_over_slide",
 ]
