@@ -225,7 +225,8 @@ class PyramidMaskWriter:
 
         shape = _level_shape(tuple(source.shape))
         padded = np.pad(nonzero, ((0, nonzero.shape[0] % 2), (0, nonzero.shape[1] % 2)))
-        flags = padded.reshape(padded.shape[0] // 2, 2, padded.shape[1] // 2, 2).any(axis=(1, 3))
+        pairs = padded.reshape(padded.shape[0] // 2, 2, padded.shape[1] // 2, 2)
+        flags = np.asarray(pairs.any(axis=(1, 3)))
         flags = flags[: -(-shape[0] // self.tile), : -(-shape[1] // self.tile)]
         target = zarr.open_array(
             str(self.store / str(k)),
