@@ -50,6 +50,7 @@ class Manifest(Protocol):
     @property
     def counts(self) -> dict[str, int]: ...
 
+
 __all__ = [
     "write_config",
     "write_template",

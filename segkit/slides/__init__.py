@@ -2,12 +2,14 @@
 
 Open any slide with :func:`open_slide` (readers: :mod:`segkit.slides.readers`), choose a
 level by resolution with :func:`level_for_mpp`, find the tissue with :func:`detect_tissue`,
-stream a slide's nuclei with :class:`SlideNuclei`, and generate test slides with
+predict its mask with :func:`predict_slide`, stream its nuclei with :class:`SlideNuclei`, draw a
+mask level over a slide level with :func:`mask_over_slide`, and generate test slides with
 :func:`make_synthetic_slide`. See docs/slides.md.
 """
 
 from segkit.slides.base import ArraySlide, Slide, best_level
 from segkit.slides.cells import NucleusBand, SlideNuclei
+from segkit.slides.mask_levels import mask_level_sizes, mask_over_slide, read_mask_level
 from segkit.slides.mpp import level_for_mpp, slide_mpp
 from segkit.slides.predict import SlideResult, predict_slide, slide_name
 from segkit.slides.readers import Reader, SlideReadError, is_slide, open_slide, register_reader
@@ -46,4 +48,7 @@ __all__ = [
     "slide_name",
     "SlideNuclei",
     "NucleusBand",
+    "mask_level_sizes",
+    "read_mask_level",
+    "mask_over_slide",
 ]

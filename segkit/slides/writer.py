@@ -127,6 +127,10 @@ class PyramidMaskWriter:
                 fill_value=0,
             )
         self._array = arr
+        # which tiles of level 0 may hold labels: only those are stored, read and downsampled
+        # (tiles before rows_done, stored by an earlier writer, count as possibly non-zero)
+        self._nonzero = np.zeros((-(-height // self.tile), -(-width // self.tile)), dtype=bool)
+        self._nonzero[: -(-int(rows_done) // self.tile)] = True
         self.rows_done = int(rows_done)
         self._pending = np.zeros((self.tile, width), dtype=self.dtype)
         self._filled = 0  # rows of _pending that hold data (from rows_done on)
@@ -165,8 +169,14 @@ class PyramidMaskWriter:
         return self.rows_done
 
     def _flush(self) -> None:
-        y = self.rows_done
-        self._array[y : y + self._filled] = self._pending[: self._filled]
+        """Store the complete row of tiles; tiles of zeros stay the store's fill value."""
+        y, t = self.rows_done, self.tile
+        rows = self._pending[: self._filled]
+        flags = self._nonzero[y // t]
+        flags |= [bool(rows[:, j * t : (j + 1) * t].any()) for j in range(flags.size)]
+        edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.view(np.int8), [0]))))
+        for a, b in zip(edges[::2], edges[1::2], strict=True):  # each run of non-zero tiles
+            self._array[y : y + self._filled, a * t : b * t] = rows[:, a * t : b * t]
         self.rows_done += self._filled
         self._filled = 0
 
@@ -179,10 +189,12 @@ class PyramidMaskWriter:
             raise ValueError(
                 f"{self.path.name}: only {self.rows_received} of {height} rows were written"
             )
-        arrays = [self._array]
+        arrays, nonzero = [self._array], [self._nonzero]
         for k in range(1, self.levels):
-            arrays.append(self._downsample(arrays[-1], k))
-        self._write_tiff(arrays)
+            array, flags = self._downsample(arrays[-1], nonzero[-1], k)
+            arrays.append(array)
+            nonzero.append(flags)
+        self._write_tiff(arrays, nonzero)
         shutil.rmtree(self.store, ignore_errors=True)
         self.finished = True
         return self.path
@@ -203,11 +215,19 @@ class PyramidMaskWriter:
         if exc_type is None:
             self.close()
 
-    def _downsample(self, source: Any, k: int) -> Any:
-        """Level ``k``: every second row and column of level ``k - 1`` (nearest)."""
+    def _downsample(self, source: Any, nonzero: np.ndarray, k: int) -> tuple[Any, np.ndarray]:
+        """Level ``k``: every second row and column of level ``k - 1`` (nearest).
+
+        Returns it with its tiles that may be non-zero (``nonzero``: those of level ``k - 1``);
+        rows of tiles that can only be zeros are not read.
+        """
         import zarr
 
         shape = _level_shape(tuple(source.shape))
+        padded = np.pad(nonzero, ((0, nonzero.shape[0] % 2), (0, nonzero.shape[1] % 2)))
+        pairs = padded.reshape(padded.shape[0] // 2, 2, padded.shape[1] // 2, 2)
+        flags = np.asarray(pairs.any(axis=(1, 3)))
+        flags = flags[: -(-shape[0] // self.tile), : -(-shape[1] // self.tile)]
         target = zarr.open_array(
             str(self.store / str(k)),
             mode="w",
@@ -216,20 +236,29 @@ class PyramidMaskWriter:
             dtype=self.dtype,
             fill_value=0,
         )
-        for y in range(0, shape[0], self.tile):
-            rows = source[2 * y : 2 * (y + self.tile)]
-            target[y : y + self.tile] = rows[::2, ::2]
-        return target
+        for i, y in enumerate(range(0, shape[0], self.tile)):
+            if flags[i].any():
+                rows = source[2 * y : 2 * (y + self.tile)]
+                target[y : y + self.tile] = rows[::2, ::2]
+        return target, flags
 
-    def _tiles(self, array: Any) -> Iterator[np.ndarray]:
-        """The array's tiles in row-major order, one row of tiles read at a time."""
+    def _tiles(self, array: Any, nonzero: np.ndarray) -> Iterator[np.ndarray]:
+        """The array's tiles in row-major order, one row of tiles read at a time.
+
+        A row of tiles that can only be zeros (``nonzero``) is not read.
+        """
         rows, cols = array.shape
-        for y in range(0, rows, self.tile):
+        zeros = np.zeros((self.tile, self.tile), dtype=self.dtype)
+        for i, y in enumerate(range(0, rows, self.tile)):
+            if not nonzero[i].any():
+                for _ in range(0, cols, self.tile):
+                    yield zeros
+                continue
             strip = np.asarray(array[y : y + self.tile])
             for x in range(0, cols, self.tile):
                 yield strip[:, x : x + self.tile]
 
-    def _write_tiff(self, arrays: list[Any]) -> None:
+    def _write_tiff(self, arrays: list[Any], nonzero: list[np.ndarray]) -> None:
         import tifffile
 
         options: dict[str, Any] = {
@@ -259,7 +288,9 @@ class PyramidMaskWriter:
                     extra |= {"subifds": len(arrays) - 1, "metadata": metadata}
                 else:
                     extra |= {"subfiletype": 1, "metadata": None}
-                tif.write(self._tiles(array), shape=tuple(array.shape), **options, **extra)
+                tif.write(
+                    self._tiles(array, nonzero[k]), shape=tuple(array.shape), **options, **extra
+                )
 
 
 def _stem(path: Path) -> str:

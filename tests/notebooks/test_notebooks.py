@@ -43,6 +43,14 @@ TINY: dict[str, dict[str, Any]] = {
     },
     "05_remote_gpu_run": {"dry_run": True, "epochs": 1},
     "06_ki67_scoring": {"n_synthetic": 2, "tile_size": 160, "output_dir": "output"},
+    "07_whole_slide": {
+        "slide_size": [2000, 1400],
+        "model": "",
+        "epochs": 1,
+        "n_images": 8,
+        "image_size": 64,
+        "output_dir": "output",
+    },
 }
 
 pytestmark = [pytest.mark.notebook, pytest.mark.slow, pytest.mark.timeout(300)]
@@ -70,6 +78,13 @@ def _check_outputs(name: str, work: Path) -> None:
         rows = (work / "output" / "ki67" / "summary.csv").read_text().splitlines()
         assert len(rows) == 3 and rows[0].startswith("image,positive,negative,total,ki67_index")
         assert (work / "output" / "ki67" / "synthetic_0.geojson").is_file()
+    elif name == "07_whole_slide":
+        from segkit.slides import mask_level_sizes
+
+        slides = work / "output" / "slides"
+        assert mask_level_sizes(slides / "masks" / "synthetic.ome.tif")[0] == (2000, 1400)
+        assert (slides / "synthetic_tissue.png").is_file()
+        assert list(slides.glob("synthetic_overlay_level*.png")), "no overlay written"
     elif name in ("03_train_unet", "04_evaluate_and_visualize"):
         runs = [p.parent for p in (work / "output" / "runs").glob("*/model.keras")]
         assert runs, "no run folder with model.keras under output/runs"

@@ -79,6 +79,40 @@ def test_bands_in_order_only(tmp_path: Path) -> None:
         writer.finish()
 
 
+def test_tiles_of_zeros_are_not_stored_and_read_back_as_zeros(tmp_path: Path) -> None:
+    mask = np.zeros((700, 900), dtype=np.uint8)  # 3 x 4 tiles of 256 (odd edge tiles)
+    mask[300:340, 520:600] = 2  # within tile (1, 2)
+    mask[690:, 880:] = 1  # the corner (edge) tile (2, 3)
+    out = tmp_path / "z.ome.tif"
+    writer = _write(out, mask, 123, mpp=None, tile=256)
+    chunks = sorted(
+        p.relative_to(writer.store / "0").as_posix()
+        for p in (writer.store / "0").rglob("*")
+        if p.is_file() and p.name != "zarr.json"
+    )
+    assert chunks == ["c/1/2", "c/2/3"]
+    writer.finish()
+    with tifffile.TiffFile(out) as tif:
+        for k, level in enumerate(tif.series[0].levels):
+            np.testing.assert_array_equal(level.asarray(), mask[:: 2**k, :: 2**k])
+
+
+def test_a_resumed_writer_keeps_the_stored_tiles_at_every_level(tmp_path: Path) -> None:
+    mask = np.zeros((300, 200), dtype=np.uint8)
+    mask[10:20, 10:20] = 1  # stored by the first writer only
+    mask[200:210, 150:160] = 2
+    out = tmp_path / "k.ome.tif"
+    first = PyramidMaskWriter(out, (200, 300), mpp=None, tile=64)
+    first.write_band(0, mask[:150])
+    del first
+    again = PyramidMaskWriter(out, (200, 300), mpp=None, tile=64, rows_done=128)
+    again.write_band(128, mask[128:])
+    again.finish()
+    with tifffile.TiffFile(out) as tif:
+        for k, level in enumerate(tif.series[0].levels):
+            np.testing.assert_array_equal(level.asarray(), mask[:: 2**k, :: 2**k])
+
+
 def test_a_new_writer_continues_the_stored_rows(tmp_path: Path) -> None:
     mask = _mask((300, 200), seed=3)
     out = tmp_path / "r.ome.tif"
