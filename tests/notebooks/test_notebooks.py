@@ -85,6 +85,8 @@ def _check_outputs(name: str, work: Path) -> None:
         assert mask_level_sizes(slides / "masks" / "synthetic.ome.tif")[0] == (2000, 1400)
         assert (slides / "synthetic_tissue.png").is_file()
         assert list(slides.glob("synthetic_overlay_level*.png")), "no overlay written"
+        assert "hotspot_ki67_index" in (slides / "ki67" / "summary.csv").read_text()
+        assert (slides / "ki67" / "synthetic_ki67_heatmap.png").is_file()
     elif name in ("03_train_unet", "04_evaluate_and_visualize"):
         runs = [p.parent for p in (work / "output" / "runs").glob("*/model.keras")]
         assert runs, "no run folder with model.keras under output/runs"
