@@ -20,6 +20,7 @@ import numpy as np
 
 __all__ = [
     "instance_probabilities_to_mask",
+    "model_mask",
     "probabilities_to_mask",
     "ops_probabilities_to_mask",
     "ops_one_hot_mask",
@@ -86,6 +87,20 @@ def instance_probabilities_to_mask(probs: np.ndarray, *, threshold: float = 0.5)
     foreground = (1 - arr[..., 0]) >= np.asarray(threshold, dtype=dtype)
     classes = np.argmax(arr[..., 1:-1], axis=-1) + 1
     return np.where(foreground, classes, 0).astype(np.uint8)
+
+
+def model_mask(probs: np.ndarray, *, threshold: float, target: str = "semantic") -> np.ndarray:
+    """The class mask of a model's probabilities in the data set's classes.
+
+    ``(M, N)`` or ``(M, N, C)`` probabilities; an instance model (``target="instances"``) goes
+    through :func:`instance_probabilities_to_mask`, any other through
+    :func:`probabilities_to_mask`.
+    """
+    arr = np.asarray(probs)
+    arr = arr[..., None] if arr.ndim == 2 else arr
+    if target == "instances":
+        return instance_probabilities_to_mask(arr, threshold=threshold)
+    return probabilities_to_mask(arr, threshold=threshold)
 
 
 def _channels(probs: Any) -> int:

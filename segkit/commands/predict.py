@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{path} -> {labels} ({found.count} objects)")
         else:
             mask = predict(model, image, info=info, batch_size=args.batch_size, **options)
-        save_mask(target, mask, _mask_classes(info))
+        save_mask(target, mask, info.mask_classes)
         print(f"{path} -> {target}")
         if args.overlay:
             over = target.with_name(f"{target.stem}_overlay.png")
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _is_slide(path: Path, max_pixels: int) -> bool:
-    """Whether ``path`` goes the streaming slide path (one rule: :func:`segkit.slides.is_slide`)."""
+    """Whether ``path`` goes the streaming slide path (:func:`segkit.slides.is_slide_file`)."""
     try:
         from segkit.slides.readers import is_slide_file
     except ImportError:  # the slides extra is not installed: plain images only
@@ -187,7 +187,7 @@ def _slide_detections(
     from segkit.slides import open_slide
     from segkit.slides.cells import SlideNuclei
 
-    names = list(info.class_names[1 : _mask_classes(info)]) or ["nucleus"]
+    names = list(info.class_names[1 : info.mask_classes]) or ["nucleus"]
     colours = {n: _DETECTION_COLOURS[i % len(_DETECTION_COLOURS)] for i, n in enumerate(names)}
     slide = open_slide(path)
     try:
@@ -216,17 +216,9 @@ def _slide_detections(
     print(f"{path} -> {target} ({count} objects)")
 
 
-def _mask_classes(info: Any) -> int:
-    """Classes of the written mask: the data set's (an instance model's boundary is not one)."""
-    return int(info.num_classes) - (1 if info.target == "instances" else 0)
-
-
 def _mask(found: Any, threshold: float | None) -> Any:
     """The mask :func:`segkit.inference.predict` gives, from the probabilities already found."""
-    from segkit.decision import instance_probabilities_to_mask, probabilities_to_mask
+    from segkit.decision import model_mask
 
     t = found.info.threshold if threshold is None else threshold
-    proba = found.proba[..., None] if found.proba.ndim == 2 else found.proba
-    if found.info.target == "instances":
-        return instance_probabilities_to_mask(proba, threshold=t)
-    return probabilities_to_mask(proba, threshold=t)
+    return model_mask(found.proba, threshold=t, target=found.info.target)

@@ -149,6 +149,7 @@ def evaluate(
     EvaluationResult
     """
     from segkit.dataset import load_image, load_instances, load_manifest, load_pair, load_points
+    from segkit.decision import model_mask
     from segkit.files import atomic_write_text
     from segkit.inference import predict, save_mask
     from segkit.instances import predict_instance_map
@@ -162,7 +163,7 @@ def evaluate(
             "choose another with split=..."
         )
     model, info = resolve_model(run_or_model)
-    mask_classes = info.num_classes - (1 if info.target == "instances" else 0)
+    mask_classes = info.mask_classes
     if mask_classes != manifest.template.num_classes:
         raise ValueError(
             f"the model predicts {mask_classes} classes but {manifest.root} has "
@@ -183,7 +184,11 @@ def evaluate(
         if instances:
             image = load_image(manifest, pair)
             found = predict_instance_map(model, image, info=prepared, tile_size=tile_size, tta=tta)
-            pred = found.mask() if info.target == "instances" else _semantic(found)
+            pred = (
+                found.mask()
+                if info.target == "instances"
+                else model_mask(found.proba, threshold=found.info.threshold)
+            )
             row |= instance_row(
                 found.labels, load_instances(manifest, pair), load_points(manifest, pair)[0],
                 radius=point_radius,
@@ -226,11 +231,3 @@ def _finite(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def _semantic(found: Any) -> np.ndarray:
-    """The class mask of a semantic model, from the probabilities behind its instances."""
-    from segkit.decision import probabilities_to_mask
-
-    proba = found.proba[..., None] if found.proba.ndim == 2 else found.proba
-    return probabilities_to_mask(proba, threshold=found.info.threshold)

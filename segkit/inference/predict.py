@@ -205,9 +205,7 @@ def predict(
         batch_size=batch_size,
         tta=tta,
     )
-    from segkit.decision import instance_probabilities_to_mask, probabilities_to_mask
+    from segkit.decision import model_mask
 
     t = info.threshold if threshold is None else float(threshold)
-    if info.target == "instances":  # the data set's classes; the boundary is its object's
-        return instance_probabilities_to_mask(proba, threshold=t)
-    return probabilities_to_mask(proba[..., None] if proba.ndim == 2 else proba, threshold=t)
+    return model_mask(proba, threshold=t, target=info.target)

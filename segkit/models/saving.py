@@ -149,6 +149,12 @@ class ModelInfo:
         return int(self.input_shape[2])
 
     @property
+    def mask_classes(self) -> int:
+        """Classes of the masks it predicts: the data set's (an instance model's boundary is
+        not one)."""
+        return self.num_classes - (1 if self.target == "instances" else 0)
+
+    @property
     def is_binary(self) -> bool:
         return self.num_classes == 2
 
