@@ -60,7 +60,7 @@ def read_points(path: str | Path, *, labels: Mapping[int, str] = SHIDC_LABELS) -
             raise fail(
                 path,
                 f"point {i}: label_id {label_id} has no class name (known: {dict(labels)}); "
-                "pass labels={id: name}",
+                "name the ids with --point-labels ID=NAME,... (SourceLayout(point_labels=...))",
             )
         names.append(labels[label_id])
     if not np.isfinite(coords).all():

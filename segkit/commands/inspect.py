@@ -41,10 +41,29 @@ def add_source_arguments(p: argparse.ArgumentParser) -> None:
         "slide metadata and Aperio XML MicronsPerPixel come first",
     )
     g.add_argument(
+        "--point-labels",
+        type=_point_labels,
+        metavar="ID=NAME,...",
+        help="class name of each label_id in point files, e.g. "
+        "'1=Positive,2=Negative,3=Lymphocyte' (the default, SHIDC-B-Ki-67's)",
+    )
+    g.add_argument(
         "--follow-symlinks",
         action="store_true",
         help="also follow links whose target lies outside SRC (by default they are listed)",
     )
+
+
+def _point_labels(text: str) -> dict[int, str]:
+    out: dict[int, str] = {}
+    for item in text.split(","):
+        key, sep, name = item.partition("=")
+        if not sep or not key.strip().isdigit() or not name.strip():
+            raise argparse.ArgumentTypeError(
+                f"{item.strip()!r} is not ID=NAME (e.g. '1=Positive,2=Negative')"
+            )
+        out[int(key)] = name.strip()
+    return out
 
 
 def source_layout_from_args(args: argparse.Namespace) -> SourceLayout:
@@ -59,6 +78,7 @@ def source_layout_from_args(args: argparse.Namespace) -> SourceLayout:
         follow_symlinks=args.follow_symlinks,
         annotations=str(Path(args.annotations).resolve()) if args.annotations else None,
         mpp=args.source_mpp,
+        point_labels=args.point_labels,
     )
 
 

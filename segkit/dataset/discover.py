@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,7 @@ __all__ = [
     "MASK_DIR_NAMES",
     "SourceLayout",
     "SourcePair",
+    "check_point_labels",
     "UnmatchedFile",
     "Discovery",
     "discover_pairs",
@@ -63,6 +65,37 @@ __all__ = [
 
 SOURCE_LAYOUTS = layout_names()
 _check = FieldChecker("source layout field")
+
+
+def check_point_labels(labels: Any) -> tuple[tuple[int, str], ...]:
+    """``{label_id: class name}`` (ids as ints or digit strings) as sorted ``(id, name)`` pairs.
+
+    Raises
+    ------
+    ValueError
+        One line naming the bad entry.
+    """
+    items = labels.items() if isinstance(labels, Mapping) else labels
+    expected = 'an object such as {"1": "Positive", "2": "Negative"}'
+    try:
+        pairs = list(items)
+    except TypeError:
+        raise _check.bad("point_labels", labels, expected) from None
+    out: dict[int, str] = {}
+    for item in pairs:
+        if not isinstance(item, tuple | list) or len(item) != 2:
+            raise _check.bad("point_labels", labels, expected)
+        key, name = item
+        if isinstance(key, str) and key.strip().isdigit():
+            key = int(key.strip())
+        if isinstance(key, bool) or not isinstance(key, int) or key < 0:
+            raise _check.bad("point_labels", item[0], "label ids are integers >= 0")
+        if not isinstance(name, str) or not name.strip():
+            raise _check.bad(f"point_labels[{key}]", name, "a class name")
+        out[key] = name.strip()
+    if not out:
+        raise _check.bad("point_labels", labels, expected)
+    return tuple(sorted(out.items()))
 
 
 @dataclass(frozen=True)
@@ -94,6 +127,9 @@ class SourceLayout:
         Microns per pixel of the source images whose files do not say (plain tiles:
         MoNuSeg's 0.2527). A slide's metadata and an Aperio XML's ``MicronsPerPixel`` come
         first; see :mod:`segkit.dataset.source_mpp`.
+    point_labels : mapping of int to str, optional
+        Class name of each ``label_id`` in point files (``{"1": "Positive"}``); default
+        SHIDC-B-Ki-67's (:data:`segkit.annotations.SHIDC_LABELS`). Kept as sorted pairs.
     """
 
     layout: str = AUTO
@@ -105,9 +141,12 @@ class SourceLayout:
     follow_symlinks: bool = False
     annotations: str | None = None
     mpp: float | None = None
+    point_labels: Any = None
 
     def __post_init__(self) -> None:
         _check.check_choice("layout", self.layout, SOURCE_LAYOUTS)
+        if self.point_labels is not None:
+            object.__setattr__(self, "point_labels", check_point_labels(self.point_labels))
         if self.mpp is not None:
             mpp = _check.check_float(
                 "mpp", self.mpp, minimum=0.0, maximum=1000.0, exclusive_minimum=True,
@@ -183,6 +222,12 @@ class SourceLayout:
             "follow_symlinks": self.follow_symlinks,
             "annotations": self.annotations,
             "mpp": self.mpp,
+            # only when set: a default layout's record stays as before
+            **(
+                {}
+                if self.point_labels is None
+                else {"point_labels": {str(k): v for k, v in self.point_labels}}
+            ),
         }
 
 

@@ -185,6 +185,7 @@ def prepare_dataset(
             check_only=not write,
             refuse_changes=check_only,
             source_mpp=_layout(source_layout).mpp,
+            point_labels=_layout(source_layout).point_labels,
         )
         records, problems, encoded, reused = _run_all(tasks, ctx, n_workers, strict, progress)
         if not write:

@@ -10,6 +10,7 @@ result is the list of manifest records, so memory stays flat with the number of 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,10 @@ def _relative_message(exc: Exception, src: Path, rel: str) -> str:
     return msg.replace(full + ": ", "").replace(full, rel)
 
 
+def _labels_sha(labels: tuple[tuple[int, str], ...]) -> str:
+    return hashlib.sha256(json.dumps([list(p) for p in labels]).encode("utf-8")).hexdigest()
+
+
 def process_pair(task: PairTask, ctx: TaskContext) -> TaskResult:
     """Prepare one source pair; never raises for a bad file (it returns ``"skip"``)."""
     if task.slide:
@@ -80,7 +85,11 @@ def process_pair(task: PairTask, ctx: TaskContext) -> TaskResult:
         return TaskResult("skip", problems=((task.image, f"cannot read ({exc.strerror})"),))
     img_sha = hashlib.sha256(img_bytes).hexdigest()
     names = (*task.masks, *((task.source_annotations,) if task.annotations else ()))
-    mask_sha = merged_sha(names, [hashlib.sha256(b).hexdigest() for b in datas])
+    digests = [hashlib.sha256(b).hexdigest() for b in datas]
+    if ctx.point_labels is not None and task.annotations:
+        # the class names of the points are part of the source: a new mapping re-encodes them
+        names, digests = (*names, "point_labels"), [*digests, _labels_sha(ctx.point_labels)]
+    mask_sha = merged_sha(names, digests)
     del datas[len(task.masks) :]  # annotation files are read again by their reader
     current = task.image
     try:
@@ -110,6 +119,7 @@ def process_pair(task: PairTask, ctx: TaskContext) -> TaskResult:
                 _size(image),
                 template,
                 has_mask=bool(task.masks),
+                point_labels=ctx.point_labels,
             )
     except (ImageReadError, ValueError) as exc:
         return TaskResult("skip", problems=((current, _relative_message(exc, src, current)),))

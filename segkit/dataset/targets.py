@@ -124,10 +124,16 @@ def class_index(template: DatasetTemplate, names: set[str | None]) -> dict[str, 
     return out
 
 
-def _read(path: Path, key: str | None) -> list[Any]:
+def _read(
+    path: Path, key: str | None, point_labels: tuple[tuple[int, str], ...] | None
+) -> list[Any]:
     from segkit.annotations import read_annotations, read_labelbox
+    from segkit.annotations.formats import detect_format
+    from segkit.annotations.points import read_point_annotations
 
     if key is None:
+        if point_labels is not None and detect_format(path).name == "points":
+            return read_point_annotations(path, labels=dict(point_labels))
         return read_annotations(path)
     entries = read_labelbox(path)
     if key not in entries:
@@ -142,8 +148,11 @@ def annotation_targets(
     template: DatasetTemplate,
     *,
     has_mask: bool,
+    point_labels: tuple[tuple[int, str], ...] | None = None,
 ) -> SourceTargets:
     """Read one annotation file and rasterise its polygons at ``shape``.
+
+    ``point_labels`` names the ``label_id`` of point files (default SHIDC-B-Ki-67's).
 
     Raises
     ------
@@ -152,7 +161,7 @@ def annotation_targets(
     """
     from segkit.annotations import Points, rasterize_classes, rasterize_instances
 
-    annotations = _read(path, key)
+    annotations = _read(path, key, point_labels)
     polygons = [a for a in annotations if not isinstance(a.geometry, Points)]
     point_list = [a for a in annotations if isinstance(a.geometry, Points)]
     out: dict[str, Any] = {}

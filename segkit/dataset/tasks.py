@@ -65,7 +65,8 @@ class TaskContext:
     ``"changed"``. ``refuse_changes``: a pair whose source differs from the earlier run (or
     that failed then and decodes now) is ``"changed"``; one whose source is the same but whose
     outputs were damaged is encoded again. ``source_mpp``: ``SourceLayout.mpp``, for sources
-    whose files do not say their microns per pixel.
+    whose files do not say their microns per pixel. ``point_labels``:
+    ``SourceLayout.point_labels``, the class name of each point ``label_id``.
     """
 
     src: str
@@ -76,6 +77,7 @@ class TaskContext:
     check_only: bool = False
     refuse_changes: bool = False
     source_mpp: float | None = None
+    point_labels: tuple[tuple[int, str], ...] | None = None
 
 
 @dataclass(frozen=True)
