@@ -20,6 +20,7 @@ from typing import Any
 from segkit.dataset.discover import Discovery, SourceLayout, SourcePair, discover_pairs
 from segkit.dataset.pool import default_workers, imap_unordered, workers_for_images
 from segkit.dataset.source_mpp import annotation_mpp
+from segkit.dataset.targets import annotation_summary
 from segkit.dataset.walk import describe_links_outside
 from segkit.imaging import (
     DEFAULT_MAX_PIXELS,
@@ -157,6 +158,7 @@ class InspectReport:
                 f"pairs with an annotation file (polygons or points): {len(annotated)}"
                 + (f", {no_mask} of them without a mask file" if no_mask else "")
             )
+            lines.append("annotation objects: " + _objects(annotated))
         lines += listing("images without a mask", list(self.images_without_mask))
         lines += listing("masks without an image", list(self.masks_without_image))
         lines += listing(
@@ -184,6 +186,19 @@ class InspectReport:
 def _kind(description: str) -> str:
     """``"instance labels (12 ids)"`` -> ``"instance labels"``; binary kinds keep values."""
     return description.split(" (")[0] if "(" in description else description
+
+
+def _objects(pairs: list[dict[str, Any]]) -> str:
+    total: Counter[str] = Counter()
+    classes: Counter[str] = Counter()
+    for p in pairs:
+        found = p.get("annotation_objects") or {}
+        total.update({k: found.get(k, 0) for k in ("polygons", "points")})
+        classes.update(found.get("classes", {}))
+    named = ", ".join(f"{k} {n}" for k, n in sorted(classes.items()))
+    return f"{total['polygons']} polygons, {total['points']} points" + (
+        f" ({named})" if named else ""
+    )
 
 
 def _wh(size: Any) -> str:
@@ -217,7 +232,24 @@ def _inspect_slide(out: dict[str, Any], src: Path, pair: SourcePair, given: floa
         out["errors"].append({"file": pair.image, "reason": _short(exc, src / pair.image)})
         return
     out["mpp"] = mpp if mpp is not None else given
-    out["ok"] = True
+    _read_annotations(out, src, pair, None)
+    out["ok"] = not out["errors"]
+
+
+def _read_annotations(
+    out: dict[str, Any], src: Path, pair: SourcePair, labels: tuple[tuple[int, str], ...] | None
+) -> None:
+    """Count the objects of the pair's annotation file (a bad file is one error line)."""
+    if not pair.annotations:
+        return
+    try:
+        out["annotation_objects"] = annotation_summary(
+            src / pair.annotations, pair.annotation_key, labels
+        )
+    except ValueError as exc:
+        reason = _short(exc, src / pair.annotations)
+        if not any(e["file"] == pair.annotations for e in out["errors"]):
+            out["errors"].append({"file": pair.annotations, "reason": reason})
 
 
 def _inspect_one(
@@ -227,6 +259,7 @@ def _inspect_one(
     max_pixels: int | None,
     slides: bool = False,
     source_mpp: float | None = None,
+    point_labels: tuple[tuple[int, str], ...] | None = None,
 ) -> dict[str, Any]:
     """Decode one pair (or a lone image) and describe it; never raises for bad files.
 
@@ -262,6 +295,7 @@ def _inspect_one(
         out["errors"].append({"file": pair.annotations, "reason": _short(exc, src)})
     if found is not None or source_mpp is not None:
         out["mpp"] = found if found is not None else source_mpp
+    _read_annotations(out, src, pair, point_labels)
     masks = []
     for rel in pair.masks:
         try:
@@ -333,6 +367,7 @@ def inspect_dataset(
         max_pixels=max_pixels,
         slides=slides,
         source_mpp=given,
+        point_labels=layout.point_labels if isinstance(layout, SourceLayout) else None,
     )
     results = sorted(
         imap_unordered(func, items, workers=n_workers, n_items=len(items)),
@@ -363,8 +398,9 @@ def _report(discovery: Discovery, results: list[dict[str, Any]]) -> InspectRepor
         }
         for k in ("image_size", "mask_size", "image_format", "mask_values"):
             entry[k] = r.get(k)
-        if "mpp" in r:
-            entry["mpp"] = r["mpp"]
+        for k in ("mpp", "annotation_objects"):
+            if k in r:
+                entry[k] = r[k]
         pairs.append(entry)
         if r.get("mask_values"):
             union.update(r["mask_values"])

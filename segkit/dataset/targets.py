@@ -35,6 +35,7 @@ __all__ = [
     "annotation_targets",
     "class_index",
     "encode_instances",
+    "annotation_summary",
     "encode_points",
     "instance_labels",
     "kaggle_instances",
@@ -139,6 +140,32 @@ def _read(
     if key not in entries:
         raise ValueError(f"{path}: no labelled entry for {key!r}")
     return entries[key]
+
+
+def annotation_summary(
+    path: Path, key: str | None = None, point_labels: tuple[tuple[int, str], ...] | None = None
+) -> dict[str, Any]:
+    """What one annotation file holds: ``{"polygons": n, "points": n, "classes": {name: n}}``
+    (objects of each class name; ``"(none)"`` for unclassified ones).
+
+    Raises
+    ------
+    ValueError
+        A bad file (:class:`~segkit.annotations.AnnotationError`), one line.
+    """
+    from segkit.annotations import Points
+
+    polygons = points = 0
+    classes: dict[str, int] = {}
+    for a in _read(path, key, point_labels):
+        n = len(a.geometry.coords) if isinstance(a.geometry, Points) else 1
+        if isinstance(a.geometry, Points):
+            points += n
+        else:
+            polygons += 1
+        name = "(none)" if a.class_name is None else str(a.class_name)
+        classes[name] = classes.get(name, 0) + n
+    return {"polygons": polygons, "points": points, "classes": dict(sorted(classes.items()))}
 
 
 def annotation_targets(

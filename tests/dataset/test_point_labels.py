@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from segkit.cli import main
-from segkit.dataset import SourceLayout, prepare_dataset
+from segkit.dataset import SourceLayout, inspect_dataset, prepare_dataset
 from segkit.dataset.pairs import load_points
 from segkit.dataset.prepare import PrepareError
 from segkit.imaging import write_image
@@ -89,3 +89,18 @@ def test_the_prepare_command_takes_point_labels(
     with pytest.raises(SystemExit):
         main([*argv, "--point-labels", "0:Negative"])
     assert "'0:Negative' is not ID=NAME" in capsys.readouterr().err
+
+
+def test_inspect_reads_the_annotation_files(tmp_path: Path) -> None:
+    src = _source(tmp_path)
+    report = inspect_dataset(src, SourceLayout(point_labels={0: "Negative", 7: "Positive"}))
+    (pair,) = report.pairs
+    assert pair["ok"] and pair["annotation_objects"] == {
+        "polygons": 0, "points": 2, "classes": {"Negative": 1, "Positive": 1}
+    }  # fmt: skip
+    assert "annotation objects: 0 polygons, 2 points (Negative 1, Positive 1)" in report.format()
+    # without the mapping the bad file is named with its problem, before any prepare
+    bad = inspect_dataset(src, "auto")
+    assert bad.n_pairs == 0
+    ((entry),) = bad.unreadable
+    assert entry["file"] == "points/p.json" and "label_id 0 has no class name" in entry["reason"]
