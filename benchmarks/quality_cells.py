@@ -26,7 +26,8 @@ Data and truth:
   they are read as 0.12 µm per pixel (``--shidc-mpp``). Detection: a nucleus matches a point
   within 10 px (one-to-one).
 - ``ki67-glioma-fields``, patient 1329941 (held out of the bundled model's training): truth
-  is the Labelbox polygons (Positive / Negative); detection radius 20 px (nuclei ~68 px). The
+  is the Labelbox polygons (Positive / Negative); detection radius 20 px (nuclei ~68 px); the
+  row ``model + filter`` applies the SHIDC cell filter there with DAB 0.2 (a transfer check). The
   classical detector reads the fields at 1/4 size with its glioma settings
   (``benchmarks/quality_ki67.py``); the model at 0.088 µm per pixel (its training scale).
 - MoNuSeg 2018, the 4 held-out images with polygons: AJI, PQ and F1 at IoU 0.5 of the
@@ -125,6 +126,7 @@ def shidc_rows(model: Any, mpp: float, limit: int | None) -> list[dict[str, Any]
 def glioma_rows(model: Any) -> list[dict[str, Any]]:
     from segkit.annotations import read_labelbox
     from segkit.imaging import read_image
+    from segkit.ki67 import score_ki67_image
 
     root = DATA / "ki67-glioma-fields"
     rows = []
@@ -137,10 +139,13 @@ def glioma_rows(model: Any) -> list[dict[str, Any]]:
         centres = np.array([np.asarray(a.geometry.exterior).mean(axis=0) for a in objects])
         truth = _index(classes.count("Positive"), classes.count("Negative"))
         small = _shrink(image, GLIOMA_SCALE)  # the classical detector's settings for glioma
-        for method in METHODS[:3]:
+        for method in (*METHODS[:3], "model + filter"):
             if method == "classical":
                 score = _score(small, method, model, 0.0, GLIOMA_CONFIG)
                 det = _detection(score, centres / GLIOMA_SCALE, 20.0 / GLIOMA_SCALE)
+            elif method == "model + filter":  # the SHIDC filter on glioma, at DAB 0.2
+                score = score_ki67_image(image, model, mpp=0.4 * 0.22, cell_filter=CELL_FILTER)
+                det = _detection(score, centres, 20.0)
             else:
                 score = _score(image, method, model, 0.4 * 0.22)
                 det = _detection(score, centres, 20.0)
