@@ -47,6 +47,12 @@ def register(sub: Any) -> None:
         default=0.2,
         help="DAB optical density threshold, QuPath units (default 0.2)",
     )
+    p.add_argument(
+        "--cell-filter",
+        metavar="PATH|segkit:NAME",
+        help="count only the nuclei this cell filter (a JSON object classifier, e.g. "
+        "segkit:shidc-breast) classes as tumour cells; default: every nucleus counts",
+    )
     p.add_argument("--stains", default="H-DAB", help="stain vectors preset (default H-DAB)")
     p.add_argument(
         "--mpp",
@@ -91,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         tile_size=args.tile_size,
         max_pixels=args.max_pixels,
         progress=report,
+        cell_filter=args.cell_filter,
     )
     print(f"wrote {Path(args.output) / 'summary.csv'} and {Path(args.output) / 'cells.csv'}",
           file=sys.stderr)  # fmt: skip

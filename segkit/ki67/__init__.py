@@ -3,6 +3,8 @@
 - :mod:`~segkit.ki67.measure`: per-nucleus centroid, area and stain OD (:func:`measure_nuclei`).
 - :mod:`~segkit.ki67.classify`: the registry of positive/negative classifiers
   (``"threshold"``: QuPath's mean DAB OD rule; ``"learned"``: a model's per-pixel classes).
+- :mod:`~segkit.ki67.cellfeatures`, :mod:`~segkit.ki67.cellfilter`: per-nucleus features and
+  the cell filter that keeps tumour nuclei only (JSON, ``segkit:shidc-breast`` shipped).
 - :mod:`~segkit.ki67.summary`: counts, Ki-67 index with its Wilson interval, H-score.
 - :mod:`~segkit.ki67.score`: :func:`score_ki67_labels`, :func:`score_ki67_classical`.
 - :mod:`~segkit.ki67.classical`: a model-free nucleus detector (QuPath-style).
@@ -12,6 +14,8 @@
   (:func:`score_ki67`, ``segkit ki67``).
 """
 
+from segkit.ki67.cellfeatures import CELL_FEATURES, cell_features
+from segkit.ki67.cellfilter import CellFilter, fit_cell_filter, load_cell_filter
 from segkit.ki67.classical import ClassicalConfig, detect_nuclei
 from segkit.ki67.classify import (
     CLASSIFIERS,
@@ -28,8 +32,10 @@ from segkit.ki67.score import ImageScore, score_ki67_classical, score_ki67_label
 from segkit.ki67.summary import Ki67Summary, summarize_ki67, wilson_interval
 
 __all__ = [
+    "CELL_FEATURES",
     "CLASSICAL",
     "CLASSIFIERS",
+    "CellFilter",
     "ClassicalConfig",
     "Classification",
     "ImageScore",
@@ -37,7 +43,10 @@ __all__ = [
     "LearnedClassifier",
     "NucleusTable",
     "ThresholdClassifier",
+    "cell_features",
     "detect_nuclei",
+    "fit_cell_filter",
+    "load_cell_filter",
     "make_classifier",
     "measure_nuclei",
     "nucleus_features",

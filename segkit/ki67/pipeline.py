@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from segkit.ki67.cellfilter import CellFilter, load_cell_filter
 from segkit.ki67.classical import ClassicalConfig, detect_nuclei
 from segkit.ki67.classify import (
     LearnedClassifier,
@@ -48,6 +49,7 @@ def score_ki67_image(
     mpp: float | None = None,
     tile_size: int | None = None,
     min_cells: int = MIN_CELLS,
+    cell_filter: CellFilter | str | Path | None = None,
 ) -> ImageScore:
     """Nuclei of a Ki-67 IHC image, measured, classified and counted.
 
@@ -74,16 +76,22 @@ def score_ki67_image(
         Sliding-window tile (default: the model's training size).
     min_cells : int
         Fewer tumour cells than this put a warning in the summary (500 by the guidelines).
+    cell_filter : CellFilter, path or ``segkit:NAME``, optional
+        Count only the nuclei this filter classes as tumour cells (stroma, lymphocytes and
+        other nuclei are dropped; :mod:`segkit.ki67.cellfilter`). Default: every nucleus.
     """
     sv = stain_preset(stains).with_background(estimate_background(image))
+    if cell_filter is not None:
+        cell_filter = load_cell_filter(cell_filter)  # a bad file fails before the model runs
     if isinstance(model, str) and model == CLASSICAL:
         if classifier != "threshold":
             raise ValueError("the classical detector has no classes of its own; use 'threshold'")
         labels = detect_nuclei(image, ClassicalConfig(), stains=sv)
         clf: NucleusClassifier = ThresholdClassifier(threshold=threshold)
         return score_ki67_labels(
-            image, labels, classifier=clf, stains=sv, mpp=mpp, min_cells=min_cells
-        )
+            image, labels, classifier=clf, stains=sv, mpp=mpp, min_cells=min_cells,
+            cell_filter=cell_filter,
+        )  # fmt: skip
     from segkit.instances import predict_instance_map
     from segkit.models import resolve_model
 
@@ -96,8 +104,9 @@ def score_ki67_image(
     else:
         raise ValueError(f"classifier {classifier!r}: expected 'threshold' or 'learned'")
     return score_ki67_labels(
-        image, prediction.labels, classifier=clf, stains=sv, mpp=mpp, min_cells=min_cells
-    )
+        image, prediction.labels, classifier=clf, stains=sv, mpp=mpp, min_cells=min_cells,
+        cell_filter=cell_filter,
+    )  # fmt: skip
 
 
 def _annotations(score: ImageScore, image_name: str) -> Iterator[Any]:
@@ -159,6 +168,7 @@ def score_ki67(
     tile_size: int | None = None,
     max_pixels: int | None = None,
     progress: Any = None,
+    cell_filter: CellFilter | str | Path | None = None,
 ) -> dict[str, Any]:
     """Score image files and whole slides and write every output to ``output``.
 
@@ -185,6 +195,8 @@ def score_ki67(
         from segkit.models import resolve_model
 
         model = resolve_model(model)  # load once for every image
+    if cell_filter is not None:
+        cell_filter = load_cell_filter(cell_filter)
     out = Path(output)
     check_output_file(out / "summary.csv")
     limit = max_pixels or DEFAULT_MAX_PIXELS
@@ -204,13 +216,14 @@ def score_ki67(
                 score: Any = score_ki67_slide(
                     path, out, model, classifier=classifier, threshold=threshold,
                     stains=stains, mpp=mpp, tile_size=tile_size, cells=cells,
+                    cell_filter=cell_filter,
                 )  # fmt: skip
                 rows.append({"image": name, **score.row()})
             else:
                 image = to_channels(read_image(path, max_pixels=limit), 3)
                 score = score_ki67_image(
                     image, model, classifier=classifier, threshold=threshold, stains=stains,
-                    mpp=mpp, tile_size=tile_size,
+                    mpp=mpp, tile_size=tile_size, cell_filter=cell_filter,
                 )  # fmt: skip
                 save_instances(out / f"{name}_instances.tif", score.labels)
                 write_geojson(out / f"{name}.geojson", score, image_name=Path(path).name)

@@ -70,7 +70,13 @@ class SlideScore:
 
 
 def _nuclei(
-    band: Any, slide: Any, stains: StainVectors, clf: Any, info: Any, model_mpp: float | None
+    band: Any,
+    slide: Any,
+    stains: StainVectors,
+    clf: Any,
+    info: Any,
+    model_mpp: float | None,
+    cell_filter: Any = None,
 ) -> Iterator[dict[str, Any]]:
     """The kept nuclei of one pass: measured, classified, in level-0 pixels.
 
@@ -86,7 +92,10 @@ def _nuclei(
     r0, r1 = int(rows[0]), int(rows[-1]) + 1
     labels = labels[r0:r1]
     for cols in column_chunks(labels.any(axis=0)):
-        yield from _measure(band, slide, labels[:, cols], (r0, cols), stains, clf, info, model_mpp)
+        piece = labels[:, cols]
+        yield from _measure(
+            band, slide, piece, (r0, cols), stains, clf, info, model_mpp, cell_filter
+        )
 
 
 def _measure(
@@ -98,8 +107,10 @@ def _measure(
     clf: Any,
     info: Any,
     model_mpp: float | None,
+    cell_filter: Any = None,
 ) -> Iterator[dict[str, Any]]:
     """The nuclei of ``labels``, a piece of the band from its row ``where[0]``."""
+    from segkit.ki67.cellfilter import apply_cell_filter
     from segkit.ki67.measure import measure_nuclei
     from segkit.ki67.outlines import nucleus_outlines
     from segkit.slides.windows import read_model_region
@@ -107,6 +118,8 @@ def _measure(
     r0, cols = where
     top, left = band.top + r0, int(cols.start)
     image = read_model_region(slide, band.plan, (top, left), labels.shape)
+    if cell_filter is not None:
+        labels = apply_cell_filter(image, labels, cell_filter, stains, mpp=model_mpp)
     table = measure_nuclei(image, labels, stains, mpp=model_mpp)
     if not len(table):
         return
@@ -167,6 +180,7 @@ def score_ki67_slide(
     min_cells: int = MIN_CELLS,
     cells: Any = None,
     progress: bool = False,
+    cell_filter: Any = None,
 ) -> SlideScore:
     """Score a whole slide; write ``NAME.geojson``, ``NAME_ki67_heatmap.png``, ``NAME_tissue.png``.
 
@@ -185,14 +199,19 @@ def score_ki67_slide(
         Receives one ``cells.csv`` row per nucleus (``x``, ``y``, ``area`` in level-0 pixels).
     progress : bool
         A progress bar over the windows.
+    cell_filter : CellFilter, path or ``segkit:NAME``, optional
+        As for :func:`segkit.ki67.score_ki67_image` (features at the model's scale).
     """
     from segkit.annotations.qupath_geojson import write_qupath_geojson
     from segkit.imaging import write_image
+    from segkit.ki67.cellfilter import load_cell_filter
     from segkit.ki67.outputs import CLASS_OUTLINE_COLOURS
     from segkit.slides import detect_tissue, open_slide, save_tissue_png, slide_name
     from segkit.slides.cells import SlideNuclei
 
     started = time.monotonic()
+    if cell_filter is not None:
+        cell_filter = load_cell_filter(cell_filter)
     if classifier not in ("threshold", "learned"):
         raise ValueError(f"classifier {classifier!r}: expected 'threshold' or 'learned'")
     out = Path(output)
@@ -215,7 +234,9 @@ def score_ki67_slide(
 
         def annotations() -> Iterator[Any]:
             for band in nuclei:
-                found = list(_nuclei(band, slide, sv, clf, nuclei.info, nuclei.model_mpp))
+                found = list(
+                    _nuclei(band, slide, sv, clf, nuclei.info, nuclei.model_mpp, cell_filter)
+                )
                 if not found:
                     continue
                 positive = np.array([f["class"] == POSITIVE for f in found])

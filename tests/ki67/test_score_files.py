@@ -97,3 +97,22 @@ def test_learned_classifier_needs_positive_and_negative_classes() -> None:
     sample = make_synthetic_sample(64, 64, seed=1)
     with pytest.raises(ValueError, match="'negative' and 'positive'"):
         score_ki67_image(sample.image, (_oracle_model(), _info()), classifier="learned")
+
+
+def test_a_cell_filter_keeps_only_its_tumour_nuclei(tmp_path: Path) -> None:
+    from segkit.ki67.cellfilter import CellFilter
+
+    sample = make_synthetic_sample(256, 256, seed=5, density=1.2, positive_fraction=0.5)
+    model = (_oracle_model(), _info())
+    plain = score_ki67_image(sample.image, model)
+    areas = np.bincount(plain.labels.ravel())[1:]
+    cut = float(np.log(np.median(areas[areas > 0]) * 0.25**2))  # median area, in µm²
+    big_is_other = CellFilter(("tumour", "other"), ("tumour",), ("log_area_um2",), [cut], [0.1],
+                              [[-1.0, 1.0]], [0.0, 0.0])  # fmt: skip
+    kept = score_ki67_image(sample.image, model, cell_filter=big_is_other)
+    assert 0 < kept.summary.total < plain.summary.total
+    assert np.all(np.isin(np.unique(kept.labels), np.unique(plain.labels)))
+    path = big_is_other.save(tmp_path / "f.json")
+    write_image(tmp_path / "a.png", sample.image)
+    scores = score_ki67([tmp_path / "a.png"], tmp_path / "o", model, cell_filter=path)
+    assert scores["a"].summary.total == kept.summary.total
