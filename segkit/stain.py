@@ -375,7 +375,7 @@ def macenko_vectors(
 ) -> tuple[np.ndarray, np.ndarray] | str:
     """The two Macenko stain OD vectors of ``od`` ``(N, 3)`` (larger red OD first), or why
     there are none (see :func:`estimate_stain_vectors`); never warns."""
-    od = od[np.all(od >= beta, axis=1)]
+    od = od[np.minimum(np.minimum(od[:, 0], od[:, 1]), od[:, 2]) >= beta]
     if len(od) < min_pixels:
         return f"{len(od)} stained pixels (fewer than {min_pixels})"
     if len(od) > max_pixels:

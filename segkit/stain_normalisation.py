@@ -61,7 +61,7 @@ GLASS_RAMP = (200.0, 240.0)
 MIN_PIXELS = 500
 #: Macenko: background OD threshold, angle percentile, concentration percentile, largest gain.
 BETA, ALPHA, PERCENTILE, MAX_GAIN = 0.15, 1.0, 99.0, 4.0
-_MAX_MEASURED = 1_000_000  # pixels of an image looked at to measure its stain (a regular stride)
+_MAX_MEASURED = 250_000  # pixels of an image looked at to measure its stain (a regular stride)
 
 _check = FieldChecker("stain normalisation field", lead="expected ")
 _FIELDS = {
@@ -189,6 +189,9 @@ _XYZ = np.array(
 )
 _WHITE = np.array([0.95047, 1.0, 1.08883])  # D65, 2 degrees
 _EPS, _KAPPA = 0.008856, 7.787
+# float32 throughout (1e-4 of a LAB unit): twice as fast, and the result is rounded to 8 bits
+_TO_T = (_XYZ.T / _WHITE).astype(np.float32)
+_FROM_T = (np.diag(_WHITE) @ np.linalg.inv(_XYZ).T).astype(np.float32)
 
 
 def _linear(rgb: np.ndarray) -> np.ndarray:
@@ -196,30 +199,38 @@ def _linear(rgb: np.ndarray) -> np.ndarray:
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
 
 
-_LINEAR_LUT = _linear(np.arange(256, dtype=np.float64))
+def _encode(lin: np.ndarray) -> np.ndarray:
+    return 255.0 * np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
+
+
+_LINEAR_LUT = _linear(np.arange(256, dtype=np.float64)).astype(np.float32)
+_STEPS = 65535  # sRGB encoding looked up at 1/65535 of linear light (within 0.05 of a level)
+_ENCODE_LUT = _encode(np.linspace(0.0, 1.0, _STEPS + 1)).astype(np.float32)
 
 
 def rgb_to_lab(image: np.ndarray) -> np.ndarray:
-    """CIELAB ``(..., 3)`` float64 of sRGB values (uint8, or float 0-255); as
-    ``skimage.color.rgb2lab`` (D65)."""
+    """CIELAB ``(..., 3)`` float32 of sRGB values (uint8, or float 0-255); as
+    ``skimage.color.rgb2lab`` (D65) to 1e-3."""
     arr = np.asarray(image)[..., :3]
-    lin = _LINEAR_LUT[arr] if arr.dtype == np.uint8 else _linear(np.clip(arr, 0, 255))
-    t = (lin @ _XYZ.T) / _WHITE
-    f = np.where(t > _EPS, np.cbrt(t), _KAPPA * t + 16.0 / 116.0)
+    if arr.dtype == np.uint8:
+        lin = _LINEAR_LUT[arr]
+    else:
+        lin = _linear(np.clip(arr, 0, 255).astype(np.float32)).astype(np.float32)
+    t = lin @ _TO_T
+    f = np.where(t > _EPS, np.cbrt(t), np.float32(_KAPPA) * t + np.float32(16.0 / 116.0))
     fx, fy, fz = f[..., 0], f[..., 1], f[..., 2]
     return np.stack([116.0 * fy - 16.0, 500.0 * (fx - fy), 200.0 * (fy - fz)], axis=-1)
 
 
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
-    """sRGB float ``(..., 3)`` in 0-255 (clipped, not rounded): the inverse of
-    :func:`rgb_to_lab`."""
-    lab = np.asarray(lab, dtype=np.float64)
+    """sRGB float32 ``(..., 3)`` in 0-255 (clipped, not rounded): the inverse of
+    :func:`rgb_to_lab` (to 0.05 of a level)."""
+    lab = np.asarray(lab, dtype=np.float32)
     fy = (lab[..., 0] + 16.0) / 116.0
     f = np.stack([fy + lab[..., 1] / 500.0, fy, fy - lab[..., 2] / 200.0], axis=-1)
-    t = np.where(f > 6.0 / 29.0, f**3, (f - 16.0 / 116.0) / _KAPPA)
-    lin = np.clip((t * _WHITE) @ np.linalg.inv(_XYZ).T, 0.0, 1.0)
-    c = np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * lin ** (1 / 2.4) - 0.055)
-    return np.clip(c * 255.0, 0.0, 255.0)
+    t = np.where(f > 6.0 / 29.0, f**3, (f - np.float32(16.0 / 116.0)) / np.float32(_KAPPA))
+    lin = np.clip(t @ _FROM_T, 0.0, 1.0)
+    return _ENCODE_LUT[np.rint(lin * _STEPS).astype(np.int32)]
 
 
 # --- measuring one image ----------------------------------------------------------------------
@@ -234,8 +245,14 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     return arr[..., :3]
 
 
+def _channel_min(values: np.ndarray) -> np.ndarray:
+    """Per pixel the smallest of the three channels (``min(axis=-1)``, many times faster)."""
+    a, b, c = values[..., 0], values[..., 1], values[..., 2]
+    return np.minimum(np.minimum(a, b), c)
+
+
 def _pixels(image: np.ndarray) -> np.ndarray:
-    """``(N, 3)`` pixels of ``image`` to measure (a regular stride of at most 1e6)."""
+    """``(N, 3)`` pixels of ``image`` to measure (a regular stride, at most 250,000)."""
     flat = _rgb(image).reshape(-1, 3)
     step = -(-len(flat) // _MAX_MEASURED)
     return flat[::step]
@@ -250,7 +267,7 @@ def _macenko_source(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     if isinstance(found, str):
         return None
     vectors = np.stack(found)
-    stained = od[np.all(od >= BETA, axis=1)]
+    stained = od[_channel_min(od) >= BETA]
     conc = stained @ np.linalg.pinv(vectors)
     peaks = np.percentile(conc, PERCENTILE, axis=0)
     if not np.all(np.isfinite(peaks)) or peaks.min() <= 1e-6:
@@ -259,11 +276,11 @@ def _macenko_source(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
 
 
 def _reinhard_source(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-    tissue = pixels[pixels.min(axis=1) < TISSUE_BELOW]
+    tissue = pixels[_channel_min(pixels) < TISSUE_BELOW]
     if len(tissue) < MIN_PIXELS:
         return None
     lab = rgb_to_lab(tissue)
-    mean, std = lab.mean(axis=0), lab.std(axis=0)
+    mean, std = lab.mean(axis=0, dtype=np.float64), lab.std(axis=0, dtype=np.float64)
     if not np.all(np.isfinite(mean)) or std.min() <= 1e-6:
         return None
     return mean, std
@@ -354,21 +371,23 @@ def _as_uint8(image: np.ndarray) -> np.ndarray:
 
 
 def _macenko(image: np.ndarray, source: StainNormalisation, target: StainNormalisation) -> Any:
-    od = optical_density(image).astype(np.float64)
-    conc = od @ np.linalg.pinv(np.asarray(source.stain_vectors))
+    od = optical_density(image)  # float32
     gain = np.asarray(target.max_concentrations) / np.asarray(source.max_concentrations)
-    conc *= np.clip(gain, 1.0 / MAX_GAIN, MAX_GAIN)
-    return 256.0 * np.power(10.0, -(conc @ np.asarray(target.stain_vectors))) - 1.0
+    gain = np.clip(gain, 1.0 / MAX_GAIN, MAX_GAIN)
+    # source OD -> its stain amounts, scaled, -> target OD: one 3 x 3 matrix per pixel
+    mapping = (
+        np.linalg.pinv(np.asarray(source.stain_vectors)) * gain @ np.asarray(target.stain_vectors)
+    )
+    return 256.0 * np.power(np.float32(10.0), -(od @ mapping.astype(np.float32))) - 1.0
 
 
 def _reinhard(image: np.ndarray, source: StainNormalisation, target: StainNormalisation) -> Any:
-    lab = rgb_to_lab(image)
-    lab = (lab - np.asarray(source.lab_mean)) * (
-        np.asarray(target.lab_std) / np.asarray(source.lab_std)
-    ) + np.asarray(target.lab_mean)
-    moved = lab_to_rgb(lab)
+    gain = np.asarray(target.lab_std) / np.asarray(source.lab_std)
+    offset = np.asarray(target.lab_mean) - np.asarray(source.lab_mean) * gain
+    moved = lab_to_rgb(rgb_to_lab(image) * gain.astype(np.float32) + offset.astype(np.float32))
     lo, hi = GLASS_RAMP
-    weight = np.clip((hi - image.min(axis=-1).astype(np.float64)) / (hi - lo), 0.0, 1.0)
+    darkest = _channel_min(image).astype(np.float32)
+    weight = np.clip((hi - darkest) / (hi - lo), 0.0, 1.0)
     return weight[..., None] * moved + (1.0 - weight[..., None]) * image
 
 
