@@ -373,8 +373,8 @@ def estimate_stain_vectors(
 def macenko_vectors(
     od: np.ndarray, *, beta: float, alpha: float, min_pixels: int, max_pixels: int, seed: int
 ) -> tuple[np.ndarray, np.ndarray] | str:
-    """The two Macenko stain OD vectors of ``od`` ``(N, 3)`` (larger red OD first), or why
-    there are none (see :func:`estimate_stain_vectors`); never warns."""
+    """The two Macenko stain OD vectors of ``od`` ``(N, 3)`` (larger red OD first; not of unit
+    length), or why there are none (see :func:`estimate_stain_vectors`); never warns."""
     od = od[np.minimum(np.minimum(od[:, 0], od[:, 1]), od[:, 2]) >= beta]
     if len(od) < min_pixels:
         return f"{len(od)} stained pixels (fewer than {min_pixels})"
@@ -392,4 +392,4 @@ def macenko_vectors(
     cosine = abs(float(np.dot(first, second)) / (np.linalg.norm(first) * np.linalg.norm(second)))
     if min(first.min(), second.min()) < 0 or cosine > np.cos(np.radians(3.0)):
         return "Macenko estimate is not physical"
-    return first / np.linalg.norm(first), second / np.linalg.norm(second)
+    return first, second

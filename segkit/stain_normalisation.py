@@ -267,6 +267,7 @@ def _macenko_source(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     if isinstance(found, str):
         return None
     vectors = np.stack(found)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     stained = od[_channel_min(od) >= BETA]
     conc = stained @ np.linalg.pinv(vectors)
     peaks = np.percentile(conc, PERCENTILE, axis=0)
@@ -286,6 +287,13 @@ def _reinhard_source(pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None
     return mean, std
 
 
+def _target(method: str, first: Any, second: Any, fitted_on: int) -> StainNormalisation:
+    names = _FIELDS[method]
+    data = {"method": method, names[0]: np.asarray(first).tolist(),
+            names[1]: np.asarray(second).tolist(), "fitted_on": fitted_on}  # fmt: skip
+    return StainNormalisation.from_dict(data)
+
+
 def measure_stain(image: np.ndarray, method: str) -> StainNormalisation | None:
     """The stain of ``image`` itself as a target of ``method`` (``fitted_on`` 1), or None
     when it cannot be measured (glass only, too few stained pixels, not physical).
@@ -295,26 +303,13 @@ def measure_stain(image: np.ndarray, method: str) -> StainNormalisation | None:
     _check.check_choice("method", method, METHODS)
     if method == "none":
         return StainNormalisation()
-    pixels = _pixels(image)
-    if method == "macenko":
-        found = _macenko_source(pixels)
-        if found is None:
-            return None
-        vectors, peaks = found
-        return StainNormalisation(
-            "macenko", stain_vectors=tuple(map(tuple, vectors)),  # type: ignore[arg-type]
-            max_concentrations=tuple(peaks), fitted_on=1,  # type: ignore[arg-type]
-        )  # fmt: skip
-    found = _reinhard_source(pixels)
+    found = (_macenko_source if method == "macenko" else _reinhard_source)(_pixels(image))
     if found is None:
         return None
-    mean, std = found
-    return StainNormalisation(
-        "reinhard",
-        lab_mean=tuple(mean),
-        lab_std=tuple(std),
-        fitted_on=1,  # type: ignore[arg-type]
-    )
+    try:
+        return _target(method, found[0], found[1], 1)
+    except ValueError:  # an estimate no target may hold: not measurable
+        return None
 
 
 def fit_stain_normalisation(images: Iterable[np.ndarray], method: str) -> StainNormalisation:
@@ -345,19 +340,10 @@ def fit_stain_normalisation(images: Iterable[np.ndarray], method: str) -> StainN
             f"stain normalisation {method!r}: no image has enough stained tissue to measure "
             f"its stain (at least {MIN_PIXELS} pixels); use another method or 'none'"
         )
-    if method == "macenko":
-        vectors = np.median(np.asarray([m.stain_vectors for m in found]), axis=0)
-        peaks = np.median(np.asarray([m.max_concentrations for m in found]), axis=0)
-        return StainNormalisation(
-            "macenko", stain_vectors=tuple(map(tuple, vectors)),  # type: ignore[arg-type]
-            max_concentrations=tuple(peaks), fitted_on=len(found),  # type: ignore[arg-type]
-        )  # fmt: skip
-    mean = np.median(np.asarray([m.lab_mean for m in found]), axis=0)
-    std = np.median(np.asarray([m.lab_std for m in found]), axis=0)
-    return StainNormalisation(
-        "reinhard", lab_mean=tuple(mean), lab_std=tuple(std),  # type: ignore[arg-type]
-        fitted_on=len(found),
-    )  # fmt: skip
+    first, second = (
+        np.median(np.asarray([getattr(m, name) for m in found]), axis=0) for name in _FIELDS[method]
+    )
+    return _target(method, first, second, len(found))
 
 
 # --- applying it ----------------------------------------------------------------------------
