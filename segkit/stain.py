@@ -50,6 +50,7 @@ __all__ = [
     "compose_stains",
     "estimate_background",
     "estimate_stain_vectors",
+    "macenko_vectors",
     "optical_density",
     "separate_stains",
     "stain_preset",
@@ -360,14 +361,23 @@ def estimate_stain_vectors(
     """
     base = stain_preset(default)
     od = optical_density(image, background=base.background).reshape(-1, 3).astype(np.float64)
-    od = od[np.all(od >= beta, axis=1)]
-    if len(od) < min_pixels:
-        warnings.warn(
-            f"{len(od)} stained pixels (fewer than {min_pixels}); using the {base.name} "
-            "default stain vectors",
-            stacklevel=2,
-        )
+    found = macenko_vectors(od, beta=beta, alpha=alpha, min_pixels=min_pixels,
+                            max_pixels=max_pixels, seed=seed)  # fmt: skip
+    if isinstance(found, str):
+        warnings.warn(f"{found}; using the {base.name} default stain vectors", stacklevel=2)
         return base
+    vectors = (found[0].tolist(), found[1].tolist(), None)
+    return StainVectors(f"{base.name} (Macenko)", base.stains, vectors, base.background)
+
+
+def macenko_vectors(
+    od: np.ndarray, *, beta: float, alpha: float, min_pixels: int, max_pixels: int, seed: int
+) -> tuple[np.ndarray, np.ndarray] | str:
+    """The two Macenko stain OD vectors of ``od`` ``(N, 3)`` (larger red OD first; not of unit
+    length), or why there are none (see :func:`estimate_stain_vectors`); never warns."""
+    od = od[np.minimum(np.minimum(od[:, 0], od[:, 1]), od[:, 2]) >= beta]
+    if len(od) < min_pixels:
+        return f"{len(od)} stained pixels (fewer than {min_pixels})"
     if len(od) > max_pixels:
         od = od[np.random.default_rng(seed).choice(len(od), max_pixels, replace=False)]
     _, _, vt = np.linalg.svd(od - od.mean(axis=0), full_matrices=False)
@@ -381,10 +391,5 @@ def estimate_stain_vectors(
     first, second = (v_lo, v_hi) if v_lo[0] > v_hi[0] else (v_hi, v_lo)
     cosine = abs(float(np.dot(first, second)) / (np.linalg.norm(first) * np.linalg.norm(second)))
     if min(first.min(), second.min()) < 0 or cosine > np.cos(np.radians(3.0)):
-        warnings.warn(
-            f"Macenko estimate is not physical; using the {base.name} default stain vectors",
-            stacklevel=2,
-        )
-        return base
-    vectors = (first.tolist(), second.tolist(), None)
-    return StainVectors(f"{base.name} (Macenko)", base.stains, vectors, base.background)
+        return "Macenko estimate is not physical"
+    return first, second

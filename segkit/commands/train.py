@@ -6,7 +6,13 @@ import argparse
 from dataclasses import fields
 from typing import Any
 
-from segkit.training.config import LOSSES, MIXED_PRECISION, OPTIMIZERS, TrainConfig
+from segkit.training.config import (
+    LOSSES,
+    MIXED_PRECISION,
+    OPTIMIZERS,
+    STAIN_NORMALISATION,
+    TrainConfig,
+)
 
 __all__ = ["register", "config_from_args", "run"]
 
@@ -47,6 +53,13 @@ def register(sub: Any) -> None:
     p.add_argument("--optimizer", choices=OPTIMIZERS)
     p.add_argument("--loss", choices=LOSSES)
     p.add_argument("--mixed-precision", dest="mixed_precision", choices=MIXED_PRECISION)
+    p.add_argument(
+        "--stain-normalisation",
+        dest="stain_normalisation",
+        choices=STAIN_NORMALISATION,
+        help="normalise stains to a target fitted on the training images; saved with the "
+        "model and applied by every prediction (default none; RGB data sets)",
+    )
     p.add_argument("--no-augment", dest="augment", action="store_false", default=None)
     p.add_argument(
         "--no-verify",

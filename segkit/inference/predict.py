@@ -38,7 +38,9 @@ def _resolve(model: Any, info: ModelInfo | None) -> tuple[Any, ModelInfo]:
 
 def prepare_image(image: np.ndarray, info: ModelInfo) -> np.ndarray:
     """Convert a raw image to the model's input: uint8 ``(h, w, C)`` in the colour model of
-    ``info``, resized by ``info.scale`` (area filter when shrinking, bilinear when enlarging).
+    ``info``, resized by ``info.scale`` (area filter when shrinking, bilinear when enlarging),
+    its stain normalised by ``info.stain_normalisation`` (measured on the whole resized image,
+    as training measured each training image; :func:`segkit.stain_normalisation.normalise`).
     """
     from segkit.imaging import binarize, resize_image, to_color_model, to_uint8
 
@@ -50,6 +52,10 @@ def prepare_image(image: np.ndarray, info: ModelInfo) -> np.ndarray:
     if (sy, sx) != (1.0, 1.0):
         size = (max(1, round(arr.shape[0] * sy)), max(1, round(arr.shape[1] * sx)))
         arr = resize_image(arr, size)
+    if not info.stain_normalisation.is_none:
+        from segkit.stain_normalisation import normalise
+
+        arr = normalise(arr, info.stain_normalisation)
     if info.color_model == "binary":
         arr = binarize(arr)
     return arr if arr.ndim == 3 else arr[..., None]

@@ -6,8 +6,8 @@ A saved model is a folder with two files:
   loss or metrics), so it loads with plain ``keras.models.load_model(path)`` in a process
   that has never imported segkit. Its first layer rescales 0..255 to 0..1.
 - ``model.json``: a :class:`ModelInfo`: input shape, classes, colour model, the scale the
-  template applied to the source images, the threshold, the template and the data set
-  fingerprint.
+  template applied to the source images, the threshold, the template, the data set
+  fingerprint and the stain normalisation (written only when there is one).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from segkit.stain_normalisation import StainNormalisation
 from segkit.validation import FieldChecker, is_int, is_number
 
 __all__ = ["MODEL_FILE", "INFO_FILE", "ModelInfo", "save_model", "load_model"]
@@ -73,6 +74,10 @@ class ModelInfo:
     mpp : float, optional
         Microns per pixel of the images the model saw in training (after ``scale``); with an
         image's own microns per pixel, :meth:`at_mpp` gives the scale that matches them.
+    stain_normalisation : StainNormalisation
+        What every predictor does to an RGB image's stain before the model sees it
+        (:func:`segkit.stain_normalisation.normalise`); method ``"none"`` (the default, and
+        any ``model.json`` without the field) leaves images unchanged.
     """
 
     input_shape: tuple[int | None, int | None, int]
@@ -86,6 +91,7 @@ class ModelInfo:
     segkit_version: str = field(default_factory=_segkit_version)
     target: str = "semantic"
     mpp: float | None = None
+    stain_normalisation: StainNormalisation = field(default_factory=StainNormalisation)
 
     def __post_init__(self) -> None:
         shape = self.input_shape
@@ -134,6 +140,15 @@ class ModelInfo:
             if mpp <= 0:
                 raise _bad("mpp", self.mpp, "microns per pixel > 0")
             object.__setattr__(self, "mpp", mpp)
+        stain = self.stain_normalisation
+        if not isinstance(stain, StainNormalisation):
+            try:
+                stain = StainNormalisation.from_dict(stain)
+            except (TypeError, ValueError) as exc:
+                raise _bad("stain_normalisation", stain, f"a stain normalisation ({exc})") from None
+            object.__setattr__(self, "stain_normalisation", stain)
+        if not stain.is_none and self.color_model != "rgb":
+            raise _bad("stain_normalisation", stain.method, "'none' for a non-RGB colour model")
         if self.template is not None and not isinstance(self.template, Mapping):
             raise _bad("template", self.template, "a template object or null")
         if self.input_shape[2] != (3 if self.color_model == "rgb" else 1):
@@ -175,7 +190,7 @@ class ModelInfo:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "format_version": INFO_FORMAT_VERSION,
             "input_shape": list(self.input_shape),
             "num_classes": self.num_classes,
@@ -189,6 +204,9 @@ class ModelInfo:
             "target": self.target,
             "mpp": self.mpp,
         }
+        if not self.stain_normalisation.is_none:  # absent when none: older segkit reads it
+            out["stain_normalisation"] = self.stain_normalisation.to_dict()
+        return out
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2) + "\n"
@@ -201,7 +219,7 @@ class ModelInfo:
             raise _bad("format_version", version, f"{INFO_FORMAT_VERSION}")
         known = {
             "input_shape", "num_classes", "class_names", "color_model", "scale", "threshold",
-            "template", "fingerprint", "segkit_version", "target", "mpp",
+            "template", "fingerprint", "segkit_version", "target", "mpp", "stain_normalisation",
         }  # fmt: skip
         unknown = sorted(set(data) - known)
         if unknown:

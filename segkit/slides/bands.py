@@ -139,13 +139,15 @@ def blend_bands(
     batch_size: int,
     start: int = 0,
     bar: Any = None,
+    stain: Any = None,
 ) -> Iterator[Band]:
     """Predict a slide's windows row by row and yield its finished bands from ``start`` on.
 
     The windows of earlier rows that reach into band ``start`` are predicted again (their
     bands are blended but not yielded), so a resumed band is the same as a fresh one.
     ``test`` is a :data:`segkit.slides.windows.TissueTest`; ``bar`` (a tqdm) is advanced by
-    the windows looked at. Memory: the blender's buffer, whatever the slide's height.
+    the windows looked at; ``stain`` goes to :func:`~segkit.slides.windows.read_batches`.
+    Memory: the blender's buffer, whatever the slide's height.
     """
     from segkit.slides.windows import Batch, read_batches
 
@@ -157,8 +159,9 @@ def blend_bands(
     first = next(j for j in range(start + 1) if rows[j] + th > rows[start])
     blender.top = rows[first]
     items = read_batches(
-        slide, plan, test=test, color_model=color_model, batch_size=batch_size, start_row=first
-    )
+        slide, plan, test=test, color_model=color_model, batch_size=batch_size, start_row=first,
+        stain=stain,
+    )  # fmt: skip
     for item in items:
         if bar is not None:
             bar.update(item.examined)

@@ -41,6 +41,7 @@ from scipy import ndimage
 
 from segkit.slides.bands import BandBlender, blend_bands
 from segkit.slides.base import Slide
+from segkit.slides.stain import slide_normaliser
 from segkit.slides.windows import WindowPlan, plan_windows, read_model_region, tissue_test
 
 __all__ = ["CHUNK", "NucleusBand", "SlideNuclei", "column_chunks", "default_margin"]
@@ -187,15 +188,17 @@ class SlideNuclei:
             disable=not self.progress,
             dynamic_ncols=True,
         )
+        test = tissue_test(self.tissue, self.slide, plan)
         bands = blend_bands(
             self.model,
             self.slide,
             plan,
             blender,
-            test=tissue_test(self.tissue, self.slide, plan),
+            test=test,
             color_model=self.info.color_model,
             batch_size=self.batch_size,
             bar=bar,
+            stain=slide_normaliser(self.slide, plan, self.info, test),
         )
         hm = plan.model_size[0]
         proba: np.ndarray | None = None

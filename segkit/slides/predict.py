@@ -39,6 +39,7 @@ from segkit.slides.resume import (
     progress_path,
     settings_changes,
 )
+from segkit.slides.stain import slide_normaliser
 from segkit.slides.windows import WindowPlan, plan_windows, tissue_test
 from segkit.slides.writer import PyramidMaskWriter
 
@@ -127,7 +128,7 @@ def _tissue_digest(tissue: Any) -> str:
 
 
 def _settings(slide: Slide, model: Any, info: Any, plan: WindowPlan, tissue: Any) -> dict:
-    return {
+    out = {
         "slide": slide.path.name,
         "size": list(plan.full_size),
         "level": plan.level,
@@ -142,6 +143,9 @@ def _settings(slide: Slide, model: Any, info: Any, plan: WindowPlan, tissue: Any
         "color_model": info.color_model,
         "tissue": _tissue_digest(tissue),
     }
+    if not info.stain_normalisation.is_none:
+        out["stain_normalisation"] = info.stain_normalisation.to_dict()
+    return out
 
 
 def _decide(proba: np.ndarray, covered: np.ndarray, info: Any) -> np.ndarray:
@@ -329,17 +333,19 @@ def _stream(
         disable=not progress,
         dynamic_ncols=True,
     )
+    test = tissue_test(tissue, slide, plan)
     with bar:
         bands = blend_bands(
             model,
             slide,
             plan,
             blender,
-            test=tissue_test(tissue, slide, plan),
+            test=test,
             color_model=info.color_model,
             batch_size=batch_size,
             start=k,
             bar=bar,
+            stain=slide_normaliser(slide, plan, info, test),
         )
         for band in bands:
             i = band.index

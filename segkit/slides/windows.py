@@ -273,10 +273,13 @@ def read_batches(
     batch_size: int,
     start_row: int = 0,
     ahead: int = 2,
+    stain: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Iterator[Batch | RowDone]:
     """Batches of tissue windows, row by row from ``start_row``, read in a thread.
 
     The thread keeps at most ``ahead`` items ready, so memory holds ``ahead + 2`` batches.
+    ``stain`` (:func:`segkit.slides.stain.slide_normaliser`) is applied to each RGB window
+    before it is brought to the colour model.
     """
     channels = 3 if color_model == "rgb" else 1
     th, tw = plan.tile
@@ -310,6 +313,8 @@ def read_batches(
                     if known is None and not looks_like_tissue(rgb):
                         skipped += 1
                         continue
+                    if stain is not None:
+                        rgb = stain(rgb)
                     pixels[len(cols)] = _to_model(rgb, color_model)
                     cols.append(c)
                     predicted += 1

@@ -16,13 +16,16 @@ from typing import Any
 from segkit.files import atomic_write_text, read_json
 from segkit.validation import FieldChecker
 
-__all__ = ["TrainConfig", "ConfigError", "OPTIMIZERS", "LOSSES", "MIXED_PRECISION"]
+__all__ = [
+    "TrainConfig", "ConfigError", "OPTIMIZERS", "LOSSES", "MIXED_PRECISION", "STAIN_NORMALISATION",
+]  # fmt: skip
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 LOSSES = ("auto", "bce", "dice", "bce_dice", "focal", "ce_dice")
 MIXED_PRECISION = ("auto", "on", "off")
 MONITORS = ("val_loss", "val_dice", "loss", "dice")
 UPSAMPLING = ("transpose", "bilinear")
+STAIN_NORMALISATION = ("none", "macenko", "reinhard")
 
 
 class ConfigError(ValueError):
@@ -59,6 +62,7 @@ _CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("upsampling", UPSAMPLING),
     ("monitor", MONITORS),
     ("mixed_precision", MIXED_PRECISION),
+    ("stain_normalisation", STAIN_NORMALISATION),
 )
 
 
@@ -95,6 +99,11 @@ class TrainConfig:
         Stain augmentation: each of hematoxylin, eosin and DAB scaled by up to this fraction
         and shifted in optical density (:func:`segkit.training.augment.stain_jitter`; RGB
         images; 0 disables, 0.05 light, 0.3 strong).
+    stain_normalisation : {'none', 'macenko', 'reinhard'}
+        Normalise every image's stain to a target fitted on the training images
+        (:mod:`segkit.stain_normalisation`; RGB data sets only), in both input pipelines
+        before augmentation; the fitted target is saved with the model and every predictor
+        applies it.
     patience : int
         Early stopping: epochs without improvement of ``monitor`` before stopping; 0 disables.
     min_delta : float
@@ -137,6 +146,7 @@ class TrainConfig:
     brightness: float = 0.1
     contrast: float = 0.1
     stain_jitter: float = 0.0
+    stain_normalisation: str = "none"
     patience: int = 10
     min_delta: float = 0.0
     monitor: str = "val_loss"

@@ -47,7 +47,7 @@ from segkit.training.backends import StrategyInfo, select_distribution, uses_tf_
 from segkit.training.callbacks import RunCheckpoint
 from segkit.training.config import TrainConfig
 from segkit.training.fitting import eval_data, fit_model
-from segkit.training.loading import load_arrays
+from segkit.training.loading import load_arrays, training_stain
 from segkit.training.rundir import check_resumable, environment_info
 
 __all__ = ["train", "build_model", "make_optimizer"]
@@ -144,6 +144,7 @@ def train(
     require_trainable(manifest)
     if verify:
         require_verified(manifest.root)
+    training_stain(manifest, config)  # refuses a grey data set or one without stain at once
     info = select_distribution()
     run_id = run_id or new_run_id(config.to_json(), manifest.fingerprint)
     run_dir = Path(runs_dir) / run_id
@@ -271,10 +272,13 @@ def _finish(
 
 
 def _model_info(manifest: Manifest, config: TrainConfig) -> ModelInfo:
-    """The saved model's info: the data set's, at the patch size when training used patches."""
+    """The saved model's info: the data set's, at the patch size when training used patches,
+    with the stain normalisation fitted on the training images."""
     size = config.patch_size
     shape = (size, size, manifest.template.channels) if size else None
-    return ModelInfo.from_manifest(manifest, input_shape=shape, threshold=config.threshold)
+    info = ModelInfo.from_manifest(manifest, input_shape=shape, threshold=config.threshold)
+    stain = training_stain(manifest, config)
+    return info if stain is None else info.replace(stain_normalisation=stain)
 
 
 def _write_figures(model: keras.Model, manifest: Manifest, config: TrainConfig, run: Path) -> None:
@@ -295,7 +299,7 @@ def _write_figures(model: keras.Model, manifest: Manifest, config: TrainConfig, 
     pairs = (manifest.split("test") or manifest.split("val") or manifest.split("train"))[
         : config.sample_figures
     ]
-    images, masks = load_arrays(manifest, pairs)
+    images, masks = load_arrays(manifest, pairs, stain=training_stain(manifest, config))
     multiple = 2**config.depth
     h, w = (images.shape[1] // multiple) * multiple, (images.shape[2] // multiple) * multiple
     images, masks = images[:, :h, :w], masks[:, :h, :w]

@@ -1,6 +1,7 @@
 """The ``tf.data`` input pipeline: from a prepared data set's manifest to batches.
 
-Training batches: decode (:func:`segkit.dataset.load_pair`), cache, shuffle, random patches
+Training batches: decode (:func:`segkit.dataset.load_pair`, then the run's stain
+normalisation, :func:`segkit.training.loading.training_stain`), cache, shuffle, random patches
 when the images are larger than ``patch_size``, paired augmentation, batch, prefetch.
 Evaluation batches: decode, cache, centre-crop to a size the U-Net accepts, batch, prefetch.
 Images stay raw (float32 0..255): the model normalises them itself. Masks are uint8 class
@@ -16,22 +17,28 @@ import numpy as np
 import tensorflow as tf
 
 from segkit.dataset.manifest import Manifest, PairRecord
+from segkit.stain_normalisation import StainNormalisation
 from segkit.training.augment import augment_pair, center_crop, random_patch
 from segkit.training.config import TrainConfig
-from segkit.training.loading import load_arrays, load_target
+from segkit.training.loading import load_arrays, load_target, training_stain
 
 __all__ = ["make_dataset", "load_arrays", "load_target", "count_batches"]
 
 AUTOTUNE = tf.data.AUTOTUNE
 
 
-def _decoded(manifest: Manifest, pairs: Sequence[PairRecord], input_context: Any) -> Any:
+def _decoded(
+    manifest: Manifest,
+    pairs: Sequence[PairRecord],
+    input_context: Any,
+    stain: StainNormalisation | None,
+) -> Any:
     template = manifest.template
     shape = (template.height, template.width, template.channels)
     records = tuple(pairs)
 
     def load(index: Any) -> tuple[np.ndarray, np.ndarray]:
-        image, mask = load_target(manifest, records[int(index)])
+        image, mask = load_target(manifest, records[int(index)], stain=stain)
         return image, mask[..., None]
 
     def decode(index: Any) -> tuple[Any, Any]:
@@ -87,7 +94,7 @@ def make_dataset(
         raise ValueError(f"{manifest.root}: split part '{part}' has no pairs")
     template = manifest.template
     batch = int(batch_size or config.batch_size)
-    ds = _decoded(manifest, pairs, input_context)
+    ds = _decoded(manifest, pairs, input_context, training_stain(manifest, config))
     count = len(pairs)
     if input_context is not None and input_context.num_input_pipelines > 1:
         n, i = input_context.num_input_pipelines, input_context.input_pipeline_id

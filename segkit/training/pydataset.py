@@ -2,7 +2,8 @@
 
 Used by :func:`segkit.train` when Keras's backend is not TensorFlow (JAX, PyTorch); under
 TensorFlow the ``tf.data`` pipeline (:mod:`segkit.training.pipeline`) is used. It does what that
-pipeline does: decode (:func:`segkit.training.loading.load_target`), cache decoded pairs in memory
+pipeline does: decode (:func:`segkit.training.loading.load_target`, with the run's stain
+normalisation, :func:`segkit.training.loading.training_stain`), cache decoded pairs in memory
 (``config.cache``), ``patches_per_image`` random patches per image, a new shuffle every epoch,
 paired augmentation (:mod:`segkit.training.augment_numpy`) and batching; evaluation batches are
 whole images centre-cropped to a size the U-Net accepts, in a fixed order. Images are float32
@@ -25,7 +26,7 @@ import numpy as np
 from segkit.dataset.manifest import Manifest
 from segkit.training import augment_numpy as aug
 from segkit.training.config import TrainConfig
-from segkit.training.loading import load_target
+from segkit.training.loading import load_target, training_stain
 
 __all__ = ["PairDataset", "FollowEpochs", "make_pydataset"]
 
@@ -86,6 +87,7 @@ class PairDataset(keras.utils.PyDataset):
         patch = config.patch_size
         self._patch = patch if training and patch is not None and (patch, patch) != size else None
         self._crop = 2**config.depth if (patch is None or not training) else None
+        self._stain = training_stain(manifest, config)
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._lock = threading.Lock()
         if self.num_batches == 0:  # Keras would wait for a first batch forever
@@ -134,7 +136,7 @@ class PairDataset(keras.utils.PyDataset):
         cached = self._cache.get(index)
         if cached is not None:
             return cached
-        image, mask = load_target(self.manifest, self.pairs[index])
+        image, mask = load_target(self.manifest, self.pairs[index], stain=self._stain)
         pair = (np.asarray(image), np.asarray(mask)[..., None])
         if self.config.cache:
             with self._lock:
