@@ -140,15 +140,20 @@ def _is_slide(path: Path, max_pixels: int) -> bool:
 
 
 def _predict_slide(model: Any, info: Any, path: Path, out: Path, args: Any) -> None:
-    """Stream one slide: tissue, windows over tissue, a pyramidal OME-TIFF mask."""
+    """Stream one slide: tissue, windows over tissue, a pyramidal OME-TIFF mask.
+
+    With ``--instances`` the same prediction also gives the nuclei (``NAME.geojson``): each
+    window is predicted once for both. That run starts from the first band (the nuclei do not
+    resume), while a mask alone continues an interrupted prediction.
+    """
     from segkit.slides import (
         detect_tissue,
         open_slide,
-        predict_slide,
         save_tissue_png,
         slide_name,
         tissue_png_name,
     )
+    from segkit.slides.predict import SlideMaskStream
 
     slide = open_slide(path)
     try:
@@ -156,64 +161,68 @@ def _predict_slide(model: Any, info: Any, path: Path, out: Path, args: Any) -> N
             slide.mpp = (float(args.mpp), float(args.mpp))
         tissue = detect_tissue(slide)
         tissue_png = save_tissue_png(out / tissue_png_name(path), tissue.thumbnail, tissue)
-        result = predict_slide(
+        stream = SlideMaskStream(
             model, slide, out, info=info, tile_size=args.tile_size, overlap=args.overlap,
             batch_size=args.batch_size, tissue=(tissue.mask, tissue.downsample),
+            resume=not args.instances,
         )  # fmt: skip
+        target = out / f"{slide_name(path)}.geojson"
+        count = _slide_detections(stream, info, target, args) if args.instances else None
+        if count is None:
+            for _ in stream:
+                pass
     finally:
         slide.close()
+    result = stream.result
+    assert result is not None
     print(f"{path} -> {result.path} ({result.size[0]}x{result.size[1]}, level {result.level}, "
           f"{result.predicted} of {result.windows} windows, {100 * result.skipped_share:.0f}% "
           f"glass skipped, {result.seconds:.0f} s)")  # fmt: skip
     if result.assumed_scale:
         print(f"{path}: {result.assumed_scale}")
     print(f"{path} -> {tissue_png} (tissue outline); name {slide_name(path)}")
-    if args.instances:
-        _slide_detections(model, info, path, out / f"{slide_name(path)}.geojson", tissue, args)
+    if count is not None:
+        print(f"{path} -> {target} ({count} objects)")
 
 
 #: Colours of the classes of ``predict --instances`` detections, in class order.
 _DETECTION_COLOURS = ((30, 90, 255), (220, 60, 20), (40, 170, 60), (200, 140, 0), (150, 60, 200))
 
 
-def _slide_detections(
-    model: Any, info: Any, path: Path, target: Path, tissue: Any, args: Any
-) -> None:
-    """Stream a slide's nuclei into ``target`` as QuPath detections (class: the model's)."""
+def _slide_detections(stream: Any, info: Any, target: Path, args: Any) -> int:
+    """Stream a slide's nuclei into ``target`` as QuPath detections (class: the model's).
+
+    The nuclei come from the bands of ``stream`` (a :class:`SlideMaskStream`), which writes
+    the mask meanwhile; returns the number of nuclei.
+    """
     from segkit.annotations.geometry import Annotation, Polygon
     from segkit.annotations.qupath_geojson import write_qupath_geojson
     from segkit.instances.predict import nucleus_classes
     from segkit.ki67.outlines import nucleus_outlines
-    from segkit.slides import open_slide
     from segkit.slides.cells import SlideNuclei
 
     names = list(info.class_names[1 : info.mask_classes]) or ["nucleus"]
     colours = {n: _DETECTION_COLOURS[i % len(_DETECTION_COLOURS)] for i, n in enumerate(names)}
-    slide = open_slide(path)
-    try:
-        if args.mpp and slide.mpp is None:
-            slide.mpp = (float(args.mpp), float(args.mpp))
-        nuclei = SlideNuclei(
-            model, slide, info=info, tile_size=args.tile_size, overlap=args.overlap,
-            batch_size=args.batch_size, tissue=(tissue.mask, tissue.downsample),
-            threshold=args.threshold,
-        )  # fmt: skip
+    nuclei = SlideNuclei(
+        stream.model, stream.slide, info=stream.info, tile_size=stream.plan.tile,
+        overlap=args.overlap, batch_size=args.batch_size, tissue=stream.tissue,
+        threshold=args.threshold,
+    )  # fmt: skip
+    if nuclei.plan != stream.plan:
+        raise ValueError(f"{stream.slide.path}: the nuclei and the mask planned other windows")
 
-        def detections() -> Any:
-            for band in nuclei:
-                labels = band.kept_labels()
-                ids, classes = nucleus_classes(labels, band.proba, nuclei.info)
-                outlines = nucleus_outlines(labels, ids, origin=(band.top, 0), scale=band.to_full())
-                for k, c in zip(ids.tolist(), classes.tolist(), strict=True):
-                    if k in outlines:
-                        name = names[min(int(c), len(names)) - 1]
-                        yield Annotation(Polygon(np.asarray(outlines[k])), class_name=name,
-                                         object_type="detection")  # fmt: skip
+    def detections() -> Any:
+        for band in nuclei.passes(stream):
+            labels = band.kept_labels()
+            ids, classes = nucleus_classes(labels, band.proba, nuclei.info)
+            outlines = nucleus_outlines(labels, ids, origin=(band.top, 0), scale=band.to_full())
+            for k, c in zip(ids.tolist(), classes.tolist(), strict=True):
+                if k in outlines:
+                    name = names[min(int(c), len(names)) - 1]
+                    yield Annotation(Polygon(np.asarray(outlines[k])), class_name=name,
+                                     object_type="detection")  # fmt: skip
 
-        count = write_qupath_geojson(target, detections(), colors=colours)
-    finally:
-        slide.close()
-    print(f"{path} -> {target} ({count} objects)")
+    return int(write_qupath_geojson(target, detections(), colors=colours))
 
 
 def _mask(found: Any, threshold: float | None) -> Any:

@@ -32,14 +32,14 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
-from segkit.slides.bands import BandBlender, blend_bands
+from segkit.slides.bands import Band, BandBlender, blend_bands
 from segkit.slides.base import Slide
 from segkit.slides.windows import WindowPlan, plan_windows, read_model_region, tissue_test
 
@@ -160,6 +160,7 @@ class SlideNuclei:
         self.channels = int(self.model.output_shape[-1])
         self.predicted = self.skipped = self.cut = 0
         self.peak_buffer_bytes = 0
+        self._band_bytes = 0
 
     @property
     def model_mpp(self) -> float | None:
@@ -170,7 +171,12 @@ class SlideNuclei:
 
     @property
     def band_bytes(self) -> int:
-        """Memory of the blender's band buffer (as :attr:`BandBlender.nbytes`)."""
+        """Memory of the blender's band buffer: the most it held once iterated, else its bound.
+
+        The bound, before: every column of the grid (:attr:`BandBlender.nbytes` at most).
+        """
+        if self._band_bytes:
+            return self._band_bytes
         return self.plan.tile[0] * self.plan.grid_size[1] * (self.channels + 1) * 4
 
     def __iter__(self) -> Iterator[NucleusBand]:
@@ -197,31 +203,54 @@ class SlideNuclei:
             batch_size=self.batch_size,
             bar=bar,
         )
+        with bar:
+            for found in self.passes(bands):
+                self._band_bytes = blender.peak_nbytes
+                yield found
+        self._band_bytes = blender.peak_nbytes
+
+    def passes(self, bands: Iterable[Band]) -> Iterator[NucleusBand]:
+        """The watershed passes over bands predicted elsewhere, e.g. with the slide's mask.
+
+        ``bands`` are those of :func:`segkit.slides.bands.blend_bands` over this object's
+        :attr:`plan`, every one from the first (as
+        :class:`segkit.slides.predict.SlideMaskStream` yields them), so that one prediction
+        of the slide gives both its mask and its nuclei. Iterating the object itself predicts
+        the bands.
+        """
+        plan = self.plan
         hm = plan.model_size[0]
         proba: np.ndarray | None = None
         covered = kept = np.zeros((0, plan.model_size[1]), dtype=bool)
-        top = 0
-        with bar:
-            for band in bands:
-                self.predicted += band.predicted
-                self.skipped += band.skipped
-                if not len(band.proba):
-                    continue
-                proba = band.proba if proba is None else np.concatenate([proba, band.proba])
-                covered = np.concatenate([covered, band.covered])
-                kept = np.concatenate([kept, np.zeros_like(band.covered)])
-                bottom = top + len(proba)
-                last = bottom >= hm
-                if not last and len(proba) <= 2 * self.margin:
-                    continue
-                nbytes = proba.nbytes + covered.nbytes + kept.nbytes
-                self.peak_buffer_bytes = max(self.peak_buffer_bytes, nbytes)
-                labels, ids, start = self._pass(proba, covered, kept, top, last)
-                yield NucleusBand(top, labels, ids, proba, plan)
-                if last:
-                    return
-                proba, covered, kept = proba[start:], covered[start:], kept[start:]
-                top += start
+        top, expected = 0, 0
+        for band in bands:
+            if band.index != expected or band.width != plan.model_size[1]:
+                raise ValueError(
+                    f"SlideNuclei.passes: band {band.index} of width {band.width} came where "
+                    f"band {expected} of width {plan.model_size[1]} was due; the nuclei need "
+                    "every band of their plan from the first (predict the slide from the start)"
+                )
+            expected += 1
+            self.predicted += band.predicted
+            self.skipped += band.skipped
+            if not band.height or top >= hm:  # the bands below the slide are read to the end
+                continue
+            proba = band.proba if proba is None else np.concatenate([proba, band.proba])
+            covered = np.concatenate([covered, band.covered])
+            kept = np.concatenate([kept, np.zeros_like(band.covered)])
+            bottom = top + len(proba)
+            last = bottom >= hm
+            if not last and len(proba) <= 2 * self.margin:
+                continue
+            nbytes = proba.nbytes + covered.nbytes + kept.nbytes
+            self.peak_buffer_bytes = max(self.peak_buffer_bytes, nbytes)
+            labels, ids, start = self._pass(proba, covered, kept, top, last)
+            yield NucleusBand(top, labels, ids, proba, plan)
+            if last:
+                top = hm
+                continue
+            proba, covered, kept = proba[start:], covered[start:], kept[start:]
+            top += start
 
     def _pass(
         self, proba: np.ndarray, covered: np.ndarray, kept: np.ndarray, top: int, last: bool
