@@ -4,20 +4,26 @@
 the model's scale, and predicts the Gaussian-blended sliding windows of
 :mod:`segkit.inference.tiling` (the same grid and weights as :func:`segkit.inference.predict`
 of the whole image), skipping windows over glass. The windows are blended one band of rows
-at a time (:class:`segkit.slides.bands.BandBlender`); each finished band becomes mask rows
-by the one decision rule (:mod:`segkit.decision`), is brought to the slide's full
-resolution (nearest) and goes to a :class:`segkit.slides.writer.PyramidMaskWriter`.
+at a time (:class:`segkit.slides.bands.BandBlender`), only in the column spans the predicted
+windows cover; each span of a finished band becomes mask rows by the one decision rule
+(:mod:`segkit.decision`), is brought to the slide's full resolution (nearest) and goes to a
+:class:`segkit.slides.writer.PyramidMaskWriter`, which holds only the tiles the spans touch;
+the glass between spans is never decided, resized or stored (the TIFF gets one pre-encoded
+zero tile for it). :class:`SlideMaskStream` yields the written bands, so that the nuclei
+(:meth:`segkit.slides.cells.SlideNuclei.passes`) share the one prediction.
 
-Memory, for a slide ``W0`` level-0 pixels wide predicted ``Wm`` model pixels wide with
-windows of ``th x tw`` and K output channels::
+Memory, for ``S`` model pixels of tissue spans across a band (blocks of ``B = tw`` columns,
+so rounded up to them), windows of ``th x tw``, K output channels and ``f`` level-0 pixels
+per model pixel::
 
-    band buffer   th x Wm x (K + 1) x 4 bytes    (sums and weights, float32)
-    finished band th x Wm x (K + 1) x 4 bytes    (probabilities, at most)
-    mask rows     (th x H0 / Hm + 512) x W0 bytes (the band at level 0 + the writer's tile row)
+    band buffer   th x S x (K + 1) x 4 bytes       (sums and weights, float32)
+    finished band th x S x (K + 1) x 4 bytes       (probabilities, at most)
+    mask rows     th x f x S x f bytes + the 512 x 512 tiles the spans touch
     windows       (batch_size x th x tw x C x 4) x 4 (two batches read ahead, two in use)
 
-nothing of which grows with the slide's height. A slide 100,000 px wide predicted at level 0
-with 512-px windows and a binary model holds about 0.4 GB of band buffer.
+nothing of which grows with the slide's height, nor, for the same tissue, with its width
+(the writer builds and writes the pyramid one tile at a time). A band all of tissue 100,000
+px wide at level 0, with 512-px windows and a binary model, holds about 0.4 GB of band buffer.
 """
 
 from __future__ import annotations
