@@ -246,8 +246,8 @@ class SlideNuclei:
             self.peak_buffer_bytes = max(self.peak_buffer_bytes, nbytes)
             labels, ids, start = self._pass(proba, covered, kept, top, last)
             yield NucleusBand(top, labels, ids, proba, plan)
-            if last:
-                top = hm
+            if last:  # the buffer is let go; the bands left are below the slide
+                top, proba = hm, None
                 continue
             proba, covered, kept = proba[start:], covered[start:], kept[start:]
             top += start
