@@ -143,8 +143,8 @@ def _predict_slide(model: Any, info: Any, path: Path, out: Path, args: Any) -> N
     """Stream one slide: tissue, windows over tissue, a pyramidal OME-TIFF mask.
 
     With ``--instances`` the same prediction also gives the nuclei (``NAME.geojson``): each
-    window is predicted once for both. That run starts from the first band (the nuclei do not
-    resume), while a mask alone continues an interrupted prediction.
+    window is predicted once for both. An interrupted run continues, the mask from its first
+    band not stored and the nuclei after their last pass saved (``.NAME.nuclei/``).
     """
     from segkit.slides import (
         detect_tissue,
@@ -164,7 +164,6 @@ def _predict_slide(model: Any, info: Any, path: Path, out: Path, args: Any) -> N
         stream = SlideMaskStream(
             model, slide, out, info=info, tile_size=args.tile_size, overlap=args.overlap,
             batch_size=args.batch_size, tissue=(tissue.mask, tissue.downsample),
-            resume=not args.instances,
         )  # fmt: skip
         target = out / f"{slide_name(path)}.geojson"
         count = _slide_detections(stream, info, target, args) if args.instances else None
@@ -193,13 +192,16 @@ def _slide_detections(stream: Any, info: Any, target: Path, args: Any) -> int:
     """Stream a slide's nuclei into ``target`` as QuPath detections (class: the model's).
 
     The nuclei come from the bands of ``stream`` (a :class:`SlideMaskStream`), which writes
-    the mask meanwhile; returns the number of nuclei.
+    the mask meanwhile; each pass is saved in ``.NAME.nuclei/`` so an interrupted run
+    continues. Returns the number of nuclei.
     """
     from segkit.annotations.geometry import Annotation, Polygon
     from segkit.annotations.qupath_geojson import write_qupath_geojson
     from segkit.instances.predict import nucleus_classes
     from segkit.ki67.outlines import nucleus_outlines
+    from segkit.slides import slide_name
     from segkit.slides.cells import SlideNuclei
+    from segkit.slides.nuclei_resume import NucleiProgress, saved_passes
 
     names = list(info.class_names[1 : info.mask_classes]) or ["nucleus"]
     colours = {n: _DETECTION_COLOURS[i % len(_DETECTION_COLOURS)] for i, n in enumerate(names)}
@@ -210,19 +212,37 @@ def _slide_detections(stream: Any, info: Any, target: Path, args: Any) -> int:
     )  # fmt: skip
     if nuclei.plan != stream.plan:
         raise ValueError(f"{stream.slide.path}: the nuclei and the mask planned other windows")
+    settings = nuclei.settings() | {"records": "detections", "classes": names}
+    progress = NucleiProgress(target.parent, slide_name(stream.slide.path), settings)
+
+    def records(band: Any) -> list[Any]:
+        labels = band.kept_labels()
+        ids, classes = nucleus_classes(labels, band.proba, nuclei.info)
+        outlines = nucleus_outlines(labels, ids, origin=(band.top, 0), scale=band.to_full())
+        return [
+            [names[min(int(c), len(names)) - 1], np.asarray(outlines[k]).tolist()]
+            for k, c in zip(ids.tolist(), classes.tolist(), strict=True)
+            if k in outlines
+        ]
+
+    bands = None
+    if not progress.finished and not stream.finished:  # one prediction for both
+        stream.restart_at(nuclei.resume_band(progress.state))
+        bands = stream
+    saved_passes(nuclei, progress, records, bands)
+    if bands is None:
+        for _ in stream:  # the mask, if it is not finished
+            pass
 
     def detections() -> Any:
-        for band in nuclei.passes(stream):
-            labels = band.kept_labels()
-            ids, classes = nucleus_classes(labels, band.proba, nuclei.info)
-            outlines = nucleus_outlines(labels, ids, origin=(band.top, 0), scale=band.to_full())
-            for k, c in zip(ids.tolist(), classes.tolist(), strict=True):
-                if k in outlines:
-                    name = names[min(int(c), len(names)) - 1]
-                    yield Annotation(Polygon(np.asarray(outlines[k])), class_name=name,
-                                     object_type="detection")  # fmt: skip
+        for found in progress.records():
+            for name, outline in found:
+                yield Annotation(Polygon(np.asarray(outline)), class_name=name,
+                                 object_type="detection")  # fmt: skip
 
-    return int(write_qupath_geojson(target, detections(), colors=colours))
+    count = int(write_qupath_geojson(target, detections(), colors=colours))
+    progress.discard()
+    return count
 
 
 def _mask(found: Any, threshold: float | None) -> Any:

@@ -21,6 +21,12 @@ A nucleus shorter than ``margin`` is never cut, since its centroid is ``margin``
 the bottom of the buffer that keeps it; :attr:`SlideNuclei.cut` counts the kept nuclei that
 touched a buffer edge nonetheless (larger than the margin).
 
+One prediction for the mask and the nuclei: :meth:`SlideNuclei.passes` takes the bands of a
+:class:`segkit.slides.predict.SlideMaskStream`. Resuming: after each pass :attr:`SlideNuclei.state`
+says where the next one starts; :mod:`segkit.slides.nuclei_resume` saves it with the pass's
+records, and ``passes(bands, state=...)`` continues from it (the bands from
+:meth:`SlideNuclei.resume_band` are predicted again to fill the buffer).
+
 Memory: the blender's band (:attr:`SlideNuclei.band_bytes`) plus the buffer, at most a band
 and ``4 * margin`` rows of the model's width (:attr:`SlideNuclei.peak_buffer_bytes`), plus the
 watershed's working memory over a piece of the buffer about :data:`CHUNK` columns wide
@@ -41,6 +47,7 @@ from scipy import ndimage
 
 from segkit.slides.bands import Band, BandBlender, blend_bands
 from segkit.slides.base import Slide
+from segkit.slides.nuclei_resume import NucleiState
 from segkit.slides.windows import WindowPlan, plan_windows, read_model_region, tissue_test
 
 __all__ = ["CHUNK", "NucleusBand", "SlideNuclei", "column_chunks", "default_margin"]
@@ -161,6 +168,7 @@ class SlideNuclei:
         self.predicted = self.skipped = self.cut = 0
         self.peak_buffer_bytes = 0
         self._band_bytes = 0
+        self.state: NucleiState | None = None
 
     @property
     def model_mpp(self) -> float | None:
@@ -179,7 +187,19 @@ class SlideNuclei:
             return self._band_bytes
         return self.plan.tile[0] * self.plan.grid_size[1] * (self.channels + 1) * 4
 
+    def settings(self) -> dict[str, Any]:
+        """Everything the nuclei depend on (as a resume record keeps it, JSON)."""
+        from segkit.slides.predict import _settings
+
+        found = _settings(self.slide, self.model, self.info, self.plan, self.tissue)
+        return found | {"margin": self.margin, "threshold": self.threshold,
+                        "min_area": self.min_area, "h": self.h}  # fmt: skip
+
     def __iter__(self) -> Iterator[NucleusBand]:
+        return self.passes(self.bands())
+
+    def bands(self, start: int = 0) -> Iterator[Band]:
+        """Predict this object's plan from band ``start`` on (:func:`blend_bands`)."""
         from tqdm.auto import tqdm
 
         from segkit.inference.tiling import gaussian_importance
@@ -201,36 +221,67 @@ class SlideNuclei:
             test=tissue_test(self.tissue, self.slide, plan),
             color_model=self.info.color_model,
             batch_size=self.batch_size,
+            start=start,
             bar=bar,
         )
         with bar:
-            for found in self.passes(bands):
+            for band in bands:
                 self._band_bytes = blender.peak_nbytes
-                yield found
+                yield band
         self._band_bytes = blender.peak_nbytes
 
-    def passes(self, bands: Iterable[Band]) -> Iterator[NucleusBand]:
+    def resume_band(self, state: NucleiState | None) -> int:
+        """The first band to predict to continue after ``state`` (0 for None)."""
+        if state is None:
+            return 0
+        rows = self.plan.rows
+        return max(j for j in range(len(rows)) if rows[j] <= state.top)
+
+    def passes(
+        self, bands: Iterable[Band], *, state: NucleiState | None = None
+    ) -> Iterator[NucleusBand]:
         """The watershed passes over bands predicted elsewhere, e.g. with the slide's mask.
 
         ``bands`` are those of :func:`segkit.slides.bands.blend_bands` over this object's
         :attr:`plan`, every one from the first (as
         :class:`segkit.slides.predict.SlideMaskStream` yields them), so that one prediction
-        of the slide gives both its mask and its nuclei. Iterating the object itself predicts
-        the bands.
+        of the slide gives both its mask and its nuclei; bands before the first one needed are
+        passed over. With ``state`` (:attr:`state` after an earlier pass, e.g. of an
+        interrupted run) the passes continue after that one, from band
+        :meth:`resume_band` on. After each pass, :attr:`state` says where it stands.
+        Iterating the object itself predicts the bands.
         """
         plan = self.plan
         hm = plan.model_size[0]
         proba: np.ndarray | None = None
         covered = kept = np.zeros((0, plan.model_size[1]), dtype=bool)
-        top, expected = 0, 0
+        top, expected, done, replay = 0, 0, 0, 0
+        if state is not None:
+            top, expected, done = state.top, self.resume_band(state), state.passes
+            replay = state.band
+            self.predicted, self.skipped, self.cut = state.predicted, state.skipped, state.cut
+        first = expected
         for band in bands:
+            if band.index < first:
+                continue  # a band only the mask needed
             if band.index != expected or band.width != plan.model_size[1]:
                 raise ValueError(
                     f"SlideNuclei.passes: band {band.index} of width {band.width} came where "
                     f"band {expected} of width {plan.model_size[1]} was due; the nuclei need "
-                    "every band of their plan from the first (predict the slide from the start)"
+                    "every band of their plan in order"
                 )
             expected += 1
+            if band.index < replay:  # predicted again to fill the buffer of the resumed pass
+                skip = max(0, top - band.top)
+                if band.height > skip:
+                    rows = band.proba[skip:]
+                    proba = rows if proba is None else np.concatenate([proba, rows])
+                    covered = np.concatenate([covered, band.covered[skip:]])
+                if band.index + 1 == replay:
+                    if state is None or len(covered) != len(state.kept):
+                        raise ValueError("SlideNuclei.passes: the resumed buffer does not match")
+                    kept = np.array(state.kept, dtype=bool)
+                continue
             self.predicted += band.predicted
             self.skipped += band.skipped
             if not band.height or top >= hm:  # the bands below the slide are read to the end
@@ -245,6 +296,10 @@ class SlideNuclei:
             nbytes = proba.nbytes + covered.nbytes + kept.nbytes
             self.peak_buffer_bytes = max(self.peak_buffer_bytes, nbytes)
             labels, ids, start = self._pass(proba, covered, kept, top, last)
+            done += 1
+            after = hm if last else top + start
+            self.state = NucleiState(after, band.index + 1, done, self.predicted, self.skipped,
+                                     self.cut, kept[start:] if not last else kept[:0])  # fmt: skip
             yield NucleusBand(top, labels, ids, proba, plan)
             if last:  # the buffer is let go; the bands left are below the slide
                 top, proba = hm, None

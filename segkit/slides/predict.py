@@ -303,16 +303,27 @@ class SlideMaskStream:
         name = slide_name(slide.path)
         self.file = progress_path(out, name)
         self.path, self.store = out / f"{name}.ome.tif", out / f".{name}.zarr"
-        settings = _settings(slide, self.model, self.info, self.plan, self.tissue)
+        self.settings = _settings(slide, self.model, self.info, self.plan, self.tissue)
         loaded = SlideProgress.load(self.file) if resume else None
-        self.record = _start(loaded, settings, self.file, self.path, self.store)
+        self.record = _start(loaded, self.settings, self.file, self.path, self.store)
         finished = self.record.finished and self.path.is_file()
         self.first_band = len(self.plan.rows) if finished else self.record.bands_done
         self.result: SlideResult | None = None
 
+    @property
+    def finished(self) -> bool:
+        """The mask was already written: iterating yields no band."""
+        return self.first_band >= len(self.plan.rows)
+
+    def restart_at(self, band: int) -> None:
+        """Yield the bands from ``band`` on (if earlier than :attr:`first_band`), e.g. for the
+        nuclei of a resumed slide; the mask rows already stored are not written again."""
+        if not self.finished:
+            self.first_band = max(0, min(self.first_band, int(band)))
+
     def __iter__(self) -> Iterator[Band]:
         plan, record = self.plan, self.record
-        if self.first_band < len(plan.rows):
+        if not self.finished:
             channels = int(self.model.output_shape[-1])
             blender = BandBlender(plan.grid_size[1], _weights(plan.tile), channels, plan.rows[0])
             writer = PyramidMaskWriter(
@@ -385,7 +396,7 @@ def _stream(
     nexts = list(rows[1:]) + [plan.grid_size[0]]
     v, u = nearest_index(h0, hm), nearest_index(w0, wm)
     ends = np.searchsorted(v, np.minimum(nexts, hm))  # level-0 end row of every band
-    k = record.bands_done
+    k = job.first_band
     # the windows of earlier rows that reach into band k are predicted again (not written)
     first = next(j for j in range(k + 1) if rows[j] + plan.tile[0] > rows[k])
     counts: dict[int, tuple[int, int]] = {}
