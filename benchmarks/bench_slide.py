@@ -12,7 +12,7 @@ that one case's memory does not count in another's peak:
 - ``slide`` again on a slide of 4x the area with the same tissue area (``--flat-size``, default
   twice the side, tissue share / 4): the peak memory must not grow with the slide.
 
-The two cases run ``--repeat`` times (default 2), alternately; the fastest run of each
+The two cases run ``--repeat`` times (default 3), alternately; the fastest run of each
 counts, since other work on the machine only ever slows a run down (every run is printed).
 The CPU time of each (all threads of the process) is reported beside the wall time.
 
@@ -274,7 +274,7 @@ def main() -> None:
     parser.add_argument("--tile", type=int, default=256, help="window side, model pixels")
     parser.add_argument("--batch-size", type=int, default=4, help="as predict_slide")
     parser.add_argument(
-        "--repeat", type=int, default=2, help="rounds of the two cases; the fastest of each counts"
+        "--repeat", type=int, default=3, help="rounds of the two cases; the fastest of each counts"
     )
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     parser.add_argument("--case", choices=("slide", "direct"), help=argparse.SUPPRESS)
