@@ -140,15 +140,20 @@ def _is_slide(path: Path, max_pixels: int) -> bool:
 
 
 def _predict_slide(model: Any, info: Any, path: Path, out: Path, args: Any) -> None:
-    """Stream one slide: tissue, windows over tissue, a pyramidal OME-TIFF mask."""
+    """Stream one slide: tissue, windows over tissue, a pyramidal OME-TIFF mask.
+
+    With ``--instances`` the same prediction also gives the nuclei (``NAME.geojson``): each
+    window is predicted once for both. An interrupted run continues, the mask from its first
+    band not stored and the nuclei after their last pass saved (``.NAME.nuclei/``).
+    """
     from segkit.slides import (
         detect_tissue,
         open_slide,
-        predict_slide,
         save_tissue_png,
         slide_name,
         tissue_png_name,
     )
+    from segkit.slides.predict import SlideMaskStream
 
     slide = open_slide(path)
     try:
@@ -156,64 +161,88 @@ def _predict_slide(model: Any, info: Any, path: Path, out: Path, args: Any) -> N
             slide.mpp = (float(args.mpp), float(args.mpp))
         tissue = detect_tissue(slide)
         tissue_png = save_tissue_png(out / tissue_png_name(path), tissue.thumbnail, tissue)
-        result = predict_slide(
+        stream = SlideMaskStream(
             model, slide, out, info=info, tile_size=args.tile_size, overlap=args.overlap,
             batch_size=args.batch_size, tissue=(tissue.mask, tissue.downsample),
         )  # fmt: skip
+        target = out / f"{slide_name(path)}.geojson"
+        count = _slide_detections(stream, info, target, args) if args.instances else None
+        if count is None:
+            for _ in stream:
+                pass
     finally:
         slide.close()
+    result = stream.result
+    assert result is not None
     print(f"{path} -> {result.path} ({result.size[0]}x{result.size[1]}, level {result.level}, "
           f"{result.predicted} of {result.windows} windows, {100 * result.skipped_share:.0f}% "
           f"glass skipped, {result.seconds:.0f} s)")  # fmt: skip
     if result.assumed_scale:
         print(f"{path}: {result.assumed_scale}")
     print(f"{path} -> {tissue_png} (tissue outline); name {slide_name(path)}")
-    if args.instances:
-        _slide_detections(model, info, path, out / f"{slide_name(path)}.geojson", tissue, args)
+    if count is not None:
+        print(f"{path} -> {target} ({count} objects)")
 
 
 #: Colours of the classes of ``predict --instances`` detections, in class order.
 _DETECTION_COLOURS = ((30, 90, 255), (220, 60, 20), (40, 170, 60), (200, 140, 0), (150, 60, 200))
 
 
-def _slide_detections(
-    model: Any, info: Any, path: Path, target: Path, tissue: Any, args: Any
-) -> None:
-    """Stream a slide's nuclei into ``target`` as QuPath detections (class: the model's)."""
+def _slide_detections(stream: Any, info: Any, target: Path, args: Any) -> int:
+    """Stream a slide's nuclei into ``target`` as QuPath detections (class: the model's).
+
+    The nuclei come from the bands of ``stream`` (a :class:`SlideMaskStream`), which writes
+    the mask meanwhile; each pass is saved in ``.NAME.nuclei/`` so an interrupted run
+    continues. Returns the number of nuclei.
+    """
     from segkit.annotations.geometry import Annotation, Polygon
     from segkit.annotations.qupath_geojson import write_qupath_geojson
     from segkit.instances.predict import nucleus_classes
     from segkit.ki67.outlines import nucleus_outlines
-    from segkit.slides import open_slide
+    from segkit.slides import slide_name
     from segkit.slides.cells import SlideNuclei
+    from segkit.slides.nuclei_resume import NucleiProgress, saved_passes
 
     names = list(info.class_names[1 : info.mask_classes]) or ["nucleus"]
     colours = {n: _DETECTION_COLOURS[i % len(_DETECTION_COLOURS)] for i, n in enumerate(names)}
-    slide = open_slide(path)
-    try:
-        if args.mpp and slide.mpp is None:
-            slide.mpp = (float(args.mpp), float(args.mpp))
-        nuclei = SlideNuclei(
-            model, slide, info=info, tile_size=args.tile_size, overlap=args.overlap,
-            batch_size=args.batch_size, tissue=(tissue.mask, tissue.downsample),
-            threshold=args.threshold,
-        )  # fmt: skip
+    nuclei = SlideNuclei(
+        stream.model, stream.slide, info=stream.info, tile_size=stream.plan.tile,
+        overlap=args.overlap, batch_size=args.batch_size, tissue=stream.tissue,
+        threshold=args.threshold,
+    )  # fmt: skip
+    if nuclei.plan != stream.plan:
+        raise ValueError(f"{stream.slide.path}: the nuclei and the mask planned other windows")
+    settings = nuclei.settings() | {"records": "detections", "classes": names}
+    progress = NucleiProgress(target.parent, slide_name(stream.slide.path), settings)
 
-        def detections() -> Any:
-            for band in nuclei:
-                labels = band.kept_labels()
-                ids, classes = nucleus_classes(labels, band.proba, nuclei.info)
-                outlines = nucleus_outlines(labels, ids, origin=(band.top, 0), scale=band.to_full())
-                for k, c in zip(ids.tolist(), classes.tolist(), strict=True):
-                    if k in outlines:
-                        name = names[min(int(c), len(names)) - 1]
-                        yield Annotation(Polygon(np.asarray(outlines[k])), class_name=name,
-                                         object_type="detection")  # fmt: skip
+    def records(band: Any) -> list[Any]:
+        labels = band.kept_labels()
+        ids, classes = nucleus_classes(labels, band.proba, nuclei.info)
+        outlines = nucleus_outlines(labels, ids, origin=(band.top, 0), scale=band.to_full())
+        return [
+            [names[min(int(c), len(names)) - 1], np.asarray(outlines[k]).tolist()]
+            for k, c in zip(ids.tolist(), classes.tolist(), strict=True)
+            if k in outlines
+        ]
 
-        count = write_qupath_geojson(target, detections(), colors=colours)
-    finally:
-        slide.close()
-    print(f"{path} -> {target} ({count} objects)")
+    bands = None
+    if not progress.finished and not stream.finished:  # one prediction for both
+        stream.restart_at(nuclei.resume_band(progress.state))
+        bands = stream
+    saved_passes(nuclei, progress, records, bands)
+    if bands is None:
+        for _ in stream:  # the mask, if it is not finished
+            pass
+
+    def detections() -> Any:
+        for found in progress.records():
+            for name, outline in found:
+                yield Annotation(Polygon(np.asarray(outline)), class_name=name,
+                                 object_type="detection")  # fmt: skip
+
+    count = int(write_qupath_geojson(target, detections(), colors=colours))
+    progress.discard()
+    return count
 
 
 def _mask(found: Any, threshold: float | None) -> Any:

@@ -208,6 +208,7 @@ def score_ki67_slide(
     from segkit.ki67.outputs import CLASS_OUTLINE_COLOURS
     from segkit.slides import detect_tissue, open_slide, save_tissue_png, slide_name
     from segkit.slides.cells import SlideNuclei
+    from segkit.slides.nuclei_resume import NucleiProgress, saved_passes
 
     started = time.monotonic()
     if cell_filter is not None:
@@ -232,13 +233,25 @@ def score_ki67_slide(
         grid = CellGrid((w0, h0), slide_mpp)
         tally = np.zeros(5, dtype=np.int64)  # positive, total, 1+, 2+, 3+
 
+        settings = nuclei.settings() | {
+            "records": "ki67", "classifier": classifier, "threshold_dab": threshold,
+            "stains": stains if isinstance(stains, str) else repr(stains), "mpp": mpp,
+            "cell_filter": None if cell_filter is None else cell_filter.to_dict(),
+        }  # fmt: skip
+        saved = NucleiProgress(out, name, settings)
+
+        def records(band: Any) -> list[Any]:
+            found = list(_nuclei(band, slide, sv, clf, nuclei.info, nuclei.model_mpp, cell_filter))
+            return [f | {"outline": f["outline"].tolist()} for f in found]
+
+        saved_passes(nuclei, saved, records)
+
         def annotations() -> Iterator[Any]:
-            for band in nuclei:
-                found = list(
-                    _nuclei(band, slide, sv, clf, nuclei.info, nuclei.model_mpp, cell_filter)
-                )
+            for found in saved.records():
                 if not found:
                     continue
+                for f in found:
+                    f["outline"] = np.asarray(f["outline"], dtype=np.float64)
                 positive = np.array([f["class"] == POSITIVE for f in found])
                 xs, ys = np.array([f["x"] for f in found]), np.array([f["y"] for f in found])
                 grid.add(xs, ys, positive)
@@ -260,6 +273,7 @@ def score_ki67_slide(
         write_image(heatmap, draw_heatmap(tissue.thumbnail, tissue.downsample, grid,
                                           hotspot=hotspot))  # fmt: skip
         tissue_png = save_tissue_png(out / f"{name}_tissue.png", tissue.thumbnail, tissue)
+        saved.discard()
     finally:
         slide.close()
     summary = summarize_counts(

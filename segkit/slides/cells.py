@@ -21,6 +21,12 @@ A nucleus shorter than ``margin`` is never cut, since its centroid is ``margin``
 the bottom of the buffer that keeps it; :attr:`SlideNuclei.cut` counts the kept nuclei that
 touched a buffer edge nonetheless (larger than the margin).
 
+One prediction for the mask and the nuclei: :meth:`SlideNuclei.passes` takes the bands of a
+:class:`segkit.slides.predict.SlideMaskStream`. Resuming: after each pass :attr:`SlideNuclei.state`
+says where the next one starts; :mod:`segkit.slides.nuclei_resume` saves it with the pass's
+records, and ``passes(bands, state=...)`` continues from it (the bands from
+:meth:`SlideNuclei.resume_band` are predicted again to fill the buffer).
+
 Memory: the blender's band (:attr:`SlideNuclei.band_bytes`) plus the buffer, at most a band
 and ``4 * margin`` rows of the model's width (:attr:`SlideNuclei.peak_buffer_bytes`), plus the
 watershed's working memory over a piece of the buffer about :data:`CHUNK` columns wide
@@ -32,15 +38,16 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy import ndimage
 
-from segkit.slides.bands import BandBlender, blend_bands
+from segkit.slides.bands import Band, BandBlender, blend_bands
 from segkit.slides.base import Slide
+from segkit.slides.nuclei_resume import NucleiState
 from segkit.slides.stain import slide_normaliser
 from segkit.slides.windows import WindowPlan, plan_windows, read_model_region, tissue_test
 
@@ -161,6 +168,8 @@ class SlideNuclei:
         self.channels = int(self.model.output_shape[-1])
         self.predicted = self.skipped = self.cut = 0
         self.peak_buffer_bytes = 0
+        self._band_bytes = 0
+        self.state: NucleiState | None = None
 
     @property
     def model_mpp(self) -> float | None:
@@ -171,10 +180,27 @@ class SlideNuclei:
 
     @property
     def band_bytes(self) -> int:
-        """Memory of the blender's band buffer (as :attr:`BandBlender.nbytes`)."""
+        """Memory of the blender's band buffer: the most it held once iterated, else its bound.
+
+        The bound, before: every column of the grid (:attr:`BandBlender.nbytes` at most).
+        """
+        if self._band_bytes:
+            return self._band_bytes
         return self.plan.tile[0] * self.plan.grid_size[1] * (self.channels + 1) * 4
 
+    def settings(self) -> dict[str, Any]:
+        """Everything the nuclei depend on (as a resume record keeps it, JSON)."""
+        from segkit.slides.predict import _settings
+
+        found = _settings(self.slide, self.model, self.info, self.plan, self.tissue)
+        return found | {"margin": self.margin, "threshold": self.threshold,
+                        "min_area": self.min_area, "h": self.h}  # fmt: skip
+
     def __iter__(self) -> Iterator[NucleusBand]:
+        return self.passes(self.bands())
+
+    def bands(self, start: int = 0) -> Iterator[Band]:
+        """Predict this object's plan from band ``start`` on (:func:`blend_bands`)."""
         from tqdm.auto import tqdm
 
         from segkit.inference.tiling import gaussian_importance
@@ -197,34 +223,92 @@ class SlideNuclei:
             test=test,
             color_model=self.info.color_model,
             batch_size=self.batch_size,
+            start=start,
             bar=bar,
             stain=slide_normaliser(self.slide, plan, self.info, test),
         )
+        with bar:
+            for band in bands:
+                self._band_bytes = blender.peak_nbytes
+                yield band
+        self._band_bytes = blender.peak_nbytes
+
+    def resume_band(self, state: NucleiState | None) -> int:
+        """The first band to predict to continue after ``state`` (0 for None)."""
+        if state is None:
+            return 0
+        rows = self.plan.rows
+        return max(j for j in range(len(rows)) if rows[j] <= state.top)
+
+    def passes(
+        self, bands: Iterable[Band], *, state: NucleiState | None = None
+    ) -> Iterator[NucleusBand]:
+        """The watershed passes over bands predicted elsewhere, e.g. with the slide's mask.
+
+        ``bands`` are those of :func:`segkit.slides.bands.blend_bands` over this object's
+        :attr:`plan`, every one from the first (as
+        :class:`segkit.slides.predict.SlideMaskStream` yields them), so that one prediction
+        of the slide gives both its mask and its nuclei; bands before the first one needed are
+        passed over. With ``state`` (:attr:`state` after an earlier pass, e.g. of an
+        interrupted run) the passes continue after that one, from band
+        :meth:`resume_band` on. After each pass, :attr:`state` says where it stands.
+        Iterating the object itself predicts the bands.
+        """
+        plan = self.plan
         hm = plan.model_size[0]
         proba: np.ndarray | None = None
         covered = kept = np.zeros((0, plan.model_size[1]), dtype=bool)
-        top = 0
-        with bar:
-            for band in bands:
-                self.predicted += band.predicted
-                self.skipped += band.skipped
-                if not len(band.proba):
-                    continue
-                proba = band.proba if proba is None else np.concatenate([proba, band.proba])
-                covered = np.concatenate([covered, band.covered])
-                kept = np.concatenate([kept, np.zeros_like(band.covered)])
-                bottom = top + len(proba)
-                last = bottom >= hm
-                if not last and len(proba) <= 2 * self.margin:
-                    continue
-                nbytes = proba.nbytes + covered.nbytes + kept.nbytes
-                self.peak_buffer_bytes = max(self.peak_buffer_bytes, nbytes)
-                labels, ids, start = self._pass(proba, covered, kept, top, last)
-                yield NucleusBand(top, labels, ids, proba, plan)
-                if last:
-                    return
-                proba, covered, kept = proba[start:], covered[start:], kept[start:]
-                top += start
+        top, expected, done, replay = 0, 0, 0, 0
+        if state is not None:
+            top, expected, done = state.top, self.resume_band(state), state.passes
+            replay = state.band
+            self.predicted, self.skipped, self.cut = state.predicted, state.skipped, state.cut
+        first = expected
+        for band in bands:
+            if band.index < first:
+                continue  # a band only the mask needed
+            if band.index != expected or band.width != plan.model_size[1]:
+                raise ValueError(
+                    f"SlideNuclei.passes: band {band.index} of width {band.width} came where "
+                    f"band {expected} of width {plan.model_size[1]} was due; the nuclei need "
+                    "every band of their plan in order"
+                )
+            expected += 1
+            if band.index < replay:  # predicted again to fill the buffer of the resumed pass
+                skip = max(0, top - band.top)
+                if band.height > skip:
+                    rows = band.proba[skip:]
+                    proba = rows if proba is None else np.concatenate([proba, rows])
+                    covered = np.concatenate([covered, band.covered[skip:]])
+                if band.index + 1 == replay:
+                    if state is None or len(covered) != len(state.kept):
+                        raise ValueError("SlideNuclei.passes: the resumed buffer does not match")
+                    kept = np.array(state.kept, dtype=bool)
+                continue
+            self.predicted += band.predicted
+            self.skipped += band.skipped
+            if not band.height or top >= hm:  # the bands below the slide are read to the end
+                continue
+            proba = band.proba if proba is None else np.concatenate([proba, band.proba])
+            covered = np.concatenate([covered, band.covered])
+            kept = np.concatenate([kept, np.zeros_like(band.covered)])
+            bottom = top + len(proba)
+            last = bottom >= hm
+            if not last and len(proba) <= 2 * self.margin:
+                continue
+            nbytes = proba.nbytes + covered.nbytes + kept.nbytes
+            self.peak_buffer_bytes = max(self.peak_buffer_bytes, nbytes)
+            labels, ids, start = self._pass(proba, covered, kept, top, last)
+            done += 1
+            after = hm if last else top + start
+            self.state = NucleiState(after, band.index + 1, done, self.predicted, self.skipped,
+                                     self.cut, kept[start:] if not last else kept[:0])  # fmt: skip
+            yield NucleusBand(top, labels, ids, proba, plan)
+            if last:  # the buffer is let go; the bands left are below the slide
+                top, proba = hm, None
+                continue
+            proba, covered, kept = proba[start:], covered[start:], kept[start:]
+            top += start
 
     def _pass(
         self, proba: np.ndarray, covered: np.ndarray, kept: np.ndarray, top: int, last: bool

@@ -4,33 +4,40 @@
 the model's scale, and predicts the Gaussian-blended sliding windows of
 :mod:`segkit.inference.tiling` (the same grid and weights as :func:`segkit.inference.predict`
 of the whole image), skipping windows over glass. The windows are blended one band of rows
-at a time (:class:`segkit.slides.bands.BandBlender`); each finished band becomes mask rows
-by the one decision rule (:mod:`segkit.decision`), is brought to the slide's full
-resolution (nearest) and goes to a :class:`segkit.slides.writer.PyramidMaskWriter`.
+at a time (:class:`segkit.slides.bands.BandBlender`), only in the column spans the predicted
+windows cover; each span of a finished band becomes mask rows by the one decision rule
+(:mod:`segkit.decision`), is brought to the slide's full resolution (nearest) and goes to a
+:class:`segkit.slides.writer.PyramidMaskWriter`, which holds only the tiles the spans touch;
+the glass between spans is never decided, resized or stored (the TIFF gets one pre-encoded
+zero tile for it). :class:`SlideMaskStream` yields the written bands, so that the nuclei
+(:meth:`segkit.slides.cells.SlideNuclei.passes`) share the one prediction.
 
-Memory, for a slide ``W0`` level-0 pixels wide predicted ``Wm`` model pixels wide with
-windows of ``th x tw`` and K output channels::
+Memory, for ``S`` model pixels of tissue spans across a band (blocks of ``B = tw`` columns,
+so rounded up to them), windows of ``th x tw``, K output channels and ``f`` level-0 pixels
+per model pixel::
 
-    band buffer   th x Wm x (K + 1) x 4 bytes    (sums and weights, float32)
-    finished band th x Wm x (K + 1) x 4 bytes    (probabilities, at most)
-    mask rows     (th x H0 / Hm + 512) x W0 bytes (the band at level 0 + the writer's tile row)
+    band buffer   th x S x (K + 1) x 4 bytes       (sums and weights, float32)
+    finished band th x S x (K + 1) x 4 bytes       (probabilities, at most)
+    mask rows     th x f x S x f bytes + the 512 x 512 tiles the spans touch
     windows       (batch_size x th x tw x C x 4) x 4 (two batches read ahead, two in use)
 
-nothing of which grows with the slide's height. A slide 100,000 px wide predicted at level 0
-with 512-px windows and a binary model holds about 0.4 GB of band buffer.
+nothing of which grows with the slide's height, nor, for the same tissue, with its width
+(the writer builds and writes the pyramid one tile at a time). A band all of tissue 100,000
+px wide at level 0, with 512-px windows and a binary model, holds about 0.4 GB of band buffer.
 """
 
 from __future__ import annotations
 
 import time
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from segkit.slides.bands import BandBlender, blend_bands, nearest_index
+from segkit.slides.bands import Band, BandBlender, blend_bands, nearest_index
 from segkit.slides.base import Slide
 from segkit.slides.resume import (
     SlideProgress,
@@ -43,7 +50,7 @@ from segkit.slides.stain import slide_normaliser
 from segkit.slides.windows import WindowPlan, plan_windows, tissue_test
 from segkit.slides.writer import PyramidMaskWriter
 
-__all__ = ["SlideResult", "predict_slide", "slide_name"]
+__all__ = ["SlideMaskStream", "SlideResult", "predict_slide", "slide_name"]
 
 MASK_TILE = 512  # tile side of the written OME-TIFF
 
@@ -233,64 +240,124 @@ def predict_slide(
     -------
     SlideResult
     """
-    from segkit.models.resolve import resolve_model
+    stream = SlideMaskStream(
+        model, slide, out_dir, info=info, tile_size=tile_size, overlap=overlap,
+        batch_size=batch_size, tissue=tissue, level=level, progress=progress, resume=resume,
+    )  # fmt: skip
+    for _ in stream:
+        pass
+    assert stream.result is not None
+    return stream.result
 
-    started = time.monotonic()
-    if not isinstance(slide, Slide):
-        raise TypeError(
-            f"predict_slide: expected an open Slide, got {type(slide).__name__}; open a file "
-            "with segkit.slides first"
+
+class SlideMaskStream:
+    """:func:`predict_slide` as an iterable of the bands it predicts and writes.
+
+    Takes the arguments of :func:`predict_slide`. Iterating predicts the slide, writes each
+    band's mask rows, then yields the band (:class:`segkit.slides.bands.Band`), so that
+    another consumer (the nuclei, :meth:`segkit.slides.cells.SlideNuclei.passes`) shares the
+    one prediction; after the last band the OME-TIFF is written and :attr:`result` is set.
+    A resumed prediction yields the bands from the first one not done, a finished one none.
+
+    Attributes
+    ----------
+    plan : WindowPlan
+    info : ModelInfo
+    first_band : int
+        The first band this stream predicts (``bands`` when the slide is finished).
+    result : SlideResult or None
+        Set when the iteration is over.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        slide: Slide,
+        out_dir: str | Path,
+        *,
+        info: Any = None,
+        tile_size: int | tuple[int, int] | None = None,
+        overlap: float = 0.25,
+        batch_size: int = 4,
+        tissue: Any = None,
+        level: int | None = None,
+        progress: bool = True,
+        resume: bool = True,
+    ) -> None:
+        from segkit.models.resolve import resolve_model
+
+        self.started = time.monotonic()
+        if not isinstance(slide, Slide):
+            raise TypeError(
+                f"predict_slide: expected an open Slide, got {type(slide).__name__}; open a "
+                "file with segkit.slides first"
+            )
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
+        self.model, self.info = resolve_model(model if info is None else (model, info))
+        self.plan, self.note = plan_windows(
+            self.model, slide, self.info, tile_size=tile_size, overlap=overlap, level=level
         )
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size!r}")
-    model, info = resolve_model(model if info is None else (model, info))
-    plan, note = plan_windows(model, slide, info, tile_size=tile_size, overlap=overlap, level=level)
-    if note is not None:
-        warnings.warn(note, stacklevel=2)
-    tissue = tissue(slide) if callable(tissue) else tissue
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    name = slide_name(slide.path)
-    file = progress_path(out, name)
-    path, store = out / f"{name}.ome.tif", out / f".{name}.zarr"
-    settings = _settings(slide, model, info, plan, tissue)
-    record = _start(SlideProgress.load(file) if resume else None, settings, file, path, store)
-    first_band = record.bands_done
-    channels = int(model.output_shape[-1])
-    if not (record.finished and path.is_file()):
-        blender = BandBlender(plan.grid_size[1], _weights(plan.tile), channels, plan.rows[0])
-        writer = PyramidMaskWriter(
-            path,
-            (plan.full_size[1], plan.full_size[0]),
-            mpp=slide.mpp,
-            tile=MASK_TILE,
-            store=store,
-            rows_done=record.rows_done,
+        if self.note is not None:
+            warnings.warn(self.note, stacklevel=3)
+        self.slide, self.batch_size, self.progress = slide, batch_size, progress
+        self.tissue = tissue(slide) if callable(tissue) else tissue
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        name = slide_name(slide.path)
+        self.file = progress_path(out, name)
+        self.path, self.store = out / f"{name}.ome.tif", out / f".{name}.zarr"
+        self.settings = _settings(slide, self.model, self.info, self.plan, self.tissue)
+        loaded = SlideProgress.load(self.file) if resume else None
+        self.record = _start(loaded, self.settings, self.file, self.path, self.store)
+        finished = self.record.finished and self.path.is_file()
+        self.first_band = len(self.plan.rows) if finished else self.record.bands_done
+        self.result: SlideResult | None = None
+
+    @property
+    def finished(self) -> bool:
+        """The mask was already written: iterating yields no band."""
+        return self.first_band >= len(self.plan.rows)
+
+    def restart_at(self, band: int) -> None:
+        """Yield the bands from ``band`` on (if earlier than :attr:`first_band`), e.g. for the
+        nuclei of a resumed slide; the mask rows already stored are not written again."""
+        if not self.finished:
+            self.first_band = max(0, min(self.first_band, int(band)))
+
+    def __iter__(self) -> Iterator[Band]:
+        plan, record = self.plan, self.record
+        if not self.finished:
+            channels = int(self.model.output_shape[-1])
+            blender = BandBlender(plan.grid_size[1], _weights(plan.tile), channels, plan.rows[0])
+            writer = PyramidMaskWriter(
+                self.path,
+                (plan.full_size[1], plan.full_size[0]),
+                mpp=self.slide.mpp,
+                tile=MASK_TILE,
+                store=self.store,
+                rows_done=record.rows_done,
+            )
+            yield from _stream(self, blender, writer)
+            writer.finish()
+            record.finished = True
+            record.save(self.file)
+        self.result = SlideResult(
+            path=self.path,
+            size=(plan.full_size[1], plan.full_size[0]),
+            mpp=self.slide.mpp,
+            level=plan.level,
+            scale=plan.scale,
+            assumed_scale=self.note,
+            tile_size=plan.tile,
+            windows=plan.windows,
+            predicted=record.predicted,
+            skipped=record.skipped,
+            resumed_from_band=self.first_band,
+            bands=len(plan.rows),
+            band_bytes=record.band_bytes,
+            seconds=time.monotonic() - self.started,
         )
-        _stream(
-            model, slide, plan, info, blender, writer, record, file, tissue, batch_size, progress
-        )
-        writer.finish()
-        record.finished = True
-        record.save(file)
-    else:
-        first_band = len(plan.rows)
-    return SlideResult(
-        path=path,
-        size=(plan.full_size[1], plan.full_size[0]),
-        mpp=slide.mpp,
-        level=plan.level,
-        scale=plan.scale,
-        assumed_scale=note,
-        tile_size=plan.tile,
-        windows=plan.windows,
-        predicted=record.predicted,
-        skipped=record.skipped,
-        resumed_from_band=first_band,
-        bands=len(plan.rows),
-        band_bytes=plan.tile[0] * plan.grid_size[1] * (channels + 1) * 4,  # BandBlender.nbytes
-        seconds=time.monotonic() - started,
-    )
 
 
 def _weights(tile: tuple[int, int]) -> np.ndarray:
@@ -299,70 +366,81 @@ def _weights(tile: tuple[int, int]) -> np.ndarray:
     return gaussian_importance(tile)
 
 
+def _band_spans(
+    band: Band, info: Any, v: np.ndarray, u: np.ndarray, y1: int, same: bool
+) -> tuple[int, list[tuple[int, np.ndarray]]]:
+    """The band's mask at level 0: its first row and its spans ``(x0, encoded rows)``.
+
+    Only the spans where windows were are decided and brought to level 0 (nearest: rows
+    ``v``, columns ``u`` of the model's pixels); the rest of the band is glass (0).
+    """
+    a = band.top
+    y0 = int(np.searchsorted(v, a))
+    spans = []
+    for s in band.spans:
+        mask = _decide(s.proba, s.covered, info)
+        if same:
+            spans.append((s.col, mask))
+            continue
+        j0, j1 = np.searchsorted(u, [s.col, s.col + mask.shape[1]])
+        if j1 > j0 and y1 > y0:
+            spans.append((int(j0), mask[np.ix_(v[y0:y1] - a, u[j0:j1] - s.col)]))
+    return y0, spans
+
+
 def _stream(
-    model: Any,
-    slide: Slide,
-    plan: WindowPlan,
-    info: Any,
-    blender: BandBlender,
-    writer: PyramidMaskWriter,
-    record: SlideProgress,
-    file: Path,
-    tissue: Any,
-    batch_size: int,
-    progress: bool,
-) -> None:
-    """Predict the bands from ``record.bands_done`` on; store them and keep the record."""
+    job: SlideMaskStream, blender: BandBlender, writer: PyramidMaskWriter
+) -> Iterator[Band]:
+    """Predict the bands from ``record.bands_done`` on; store them, keep the record, yield them."""
     from tqdm.auto import tqdm
 
+    plan, record, info = job.plan, job.record, job.info
     rows = plan.rows
     (hm, wm), (h0, w0) = plan.model_size, plan.full_size
     nexts = list(rows[1:]) + [plan.grid_size[0]]
     v, u = nearest_index(h0, hm), nearest_index(w0, wm)
     ends = np.searchsorted(v, np.minimum(nexts, hm))  # level-0 end row of every band
-    k = record.bands_done
-    if k >= len(rows):
-        return
+    k = job.first_band
     # the windows of earlier rows that reach into band k are predicted again (not written)
     first = next(j for j in range(k + 1) if rows[j] + plan.tile[0] > rows[k])
     counts: dict[int, tuple[int, int]] = {}
     bar = tqdm(
         total=(len(rows) - first) * len(plan.cols),
         unit="tile",
-        desc=slide.path.name,
-        disable=not progress,
+        desc=job.slide.path.name,
+        disable=not job.progress,
         dynamic_ncols=True,
     )
-    test = tissue_test(tissue, slide, plan)
+    test = tissue_test(job.tissue, job.slide, plan)
     with bar:
         bands = blend_bands(
-            model,
-            slide,
+            job.model,
+            job.slide,
             plan,
             blender,
             test=test,
             color_model=info.color_model,
-            batch_size=batch_size,
+            batch_size=job.batch_size,
             start=k,
             bar=bar,
-            stain=slide_normaliser(slide, plan, info, test),
+            stain=slide_normaliser(job.slide, plan, info, test),
         )
         for band in bands:
             i = band.index
             counts[i] = (band.predicted, band.skipped)
-            if len(band.proba):
-                a = band.top
-                mask = _decide(band.proba, band.covered, info)
-                y0 = int(np.searchsorted(v, a))
-                band_mask = mask if (hm, wm) == (h0, w0) else mask[np.ix_(v[y0 : ends[i]] - a, u)]
-                writer.write_band(y0, band_mask)
+            if band.height:
+                y1 = int(ends[i])
+                y0, spans = _band_spans(band, info, v, u, y1, (hm, wm) == (h0, w0))
+                writer.write_spans(y0, y1 - y0, spans)
             done = min(i + 1, int(np.searchsorted(ends, writer.rows_done, side="right")))
+            record.band_bytes = max(record.band_bytes, blender.peak_nbytes)
             if done > record.bands_done:
                 for j in range(record.bands_done, done):
                     record.predicted += counts[j][0]
                     record.skipped += counts[j][1]
                 record.bands_done, record.rows_done = done, writer.rows_done
-                record.save(file)
+                record.save(job.file)
             seen = sum(p + s for p, s in counts.values())
             if seen:
                 bar.set_postfix(glass=f"{sum(s for _, s in counts.values()) / seen:.0%}")
+            yield band

@@ -63,6 +63,8 @@ class SlideProgress:
         Windows predicted and skipped as glass in the bands done.
     finished : bool
         The OME-TIFF is written.
+    band_bytes : int
+        The most memory the band buffer held.
     """
 
     settings: dict[str, Any]
@@ -72,6 +74,7 @@ class SlideProgress:
     predicted: int = 0
     skipped: int = 0
     finished: bool = False
+    band_bytes: int = 0
     version: int = field(default=VERSION)
 
     def save(self, path: Path) -> None:

@@ -254,6 +254,48 @@ def read_model_region(
     return window
 
 
+#: Widest region (model pixels) read at once for a run of overlapping windows of one row.
+MAX_RUN = 4096
+
+
+def _row_windows(
+    slide: Slide, plan: WindowPlan, r: int, test: TissueTest
+) -> Iterator[tuple[int, bool | None, np.ndarray | None]]:
+    """``(col, test result, RGB or None on glass)`` of every window of the row at ``r``.
+
+    A level read as it is is read one run of overlapping windows at a time (up to
+    :data:`MAX_RUN` wide), so that each slide tile under the run is decoded once, not once
+    per window; the windows are cut from it (the same pixels). A resized level is read window
+    by window (:func:`read_model_region`).
+    """
+    th, tw = plan.tile
+    known = [test(r, c) for c in plan.cols]
+    run: list[int] = []  # indices of the run being gathered
+
+    def emit(run: list[int]) -> Iterator[tuple[int, bool | None, np.ndarray | None]]:
+        c0, c1 = plan.cols[run[0]], plan.cols[run[-1]] + tw
+        region = slide.read_region((c0, r), (c1 - c0, th), level=plan.level)
+        for k in run:
+            c = plan.cols[k]
+            yield c, known[k], region[:, c - c0 : c - c0 + tw]
+
+    for k, c in enumerate(plan.cols):
+        if known[k] is False:
+            yield from emit(run) if run else ()
+            run = []
+            yield c, False, None
+            continue
+        if plan.scale != (1.0, 1.0):
+            yield c, known[k], _read_window(slide, plan, r, c)
+            continue
+        if run and (c >= plan.cols[run[-1]] + tw or c + tw - plan.cols[run[0]] > MAX_RUN):
+            yield from emit(run)
+            run = []
+        run.append(k)
+    if run:
+        yield from emit(run)
+
+
 def _to_model(rgb: np.ndarray, color_model: str) -> np.ndarray:
     """The window in the model's colour model, as in :func:`segkit.inference.prepare_image`."""
     from segkit.imaging import binarize, to_color_model
@@ -301,15 +343,13 @@ def read_batches(
                 predicted = skipped = examined = 0
                 pixels = np.zeros((batch_size, th, tw, channels), dtype=np.float32)
                 cols: list[int] = []
-                for c in plan.cols:
+                for c, known, rgb in _row_windows(slide, plan, r, test):
                     if stop.is_set():
                         return
                     examined += 1
-                    known = test(r, c)
-                    if known is False:
+                    if rgb is None:
                         skipped += 1
                         continue
-                    rgb = _read_window(slide, plan, r, c)
                     if known is None and not looks_like_tissue(rgb):
                         skipped += 1
                         continue

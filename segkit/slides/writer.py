@@ -1,13 +1,15 @@
 """A slide-sized mask written band by band, then saved as a tiled, pyramidal OME-TIFF.
 
 A whole-slide mask (100,000 px a side is 10 GB as uint8) never lies in memory. Rows arrive in
-order, in bands of any height (:meth:`PyramidMaskWriter.write_band`); the writer keeps at most
-one row of tiles (``tile`` rows x the width) and stores every complete row of tiles in a
-disk-backed zarr array in a hidden folder beside the output. :meth:`~PyramidMaskWriter.finish`
-builds the smaller levels (each 2x smaller, by taking every second pixel: labels are never
-interpolated) from that store, one row of tiles at a time, and writes ``NAME.ome.tif``: tiled,
-compressed, the levels in SubIFDs, ``PhysicalSizeX``/``PhysicalSizeY`` in µm. The file is
-written under a temporary name and renamed, and the store is removed.
+order, in bands of any height (:meth:`PyramidMaskWriter.write_band`, or as column spans with
+zeros between them, :meth:`~PyramidMaskWriter.write_spans`); the writer keeps only the tiles
+of the current row of tiles that hold labels, and stores every complete row of tiles in a
+disk-backed zarr array in a hidden folder beside the output (tiles of zeros are never
+stored). :meth:`~PyramidMaskWriter.finish` builds the smaller levels (each 2x smaller, by
+taking every second pixel: labels are never interpolated) from that store, tile by tile, and
+writes ``NAME.ome.tif``: tiled, compressed (every tile of zeros the same bytes, compressed
+once), the levels in SubIFDs, ``PhysicalSizeX``/``PhysicalSizeY`` in µm. The file is written
+under a temporary name and renamed, and the store is removed.
 
 The rows in the store are durable: :attr:`PyramidMaskWriter.rows_done` says how many, so a
 writer opened again with ``rows_done`` continues an interrupted mask where it stopped.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -65,8 +67,8 @@ class PyramidMaskWriter:
 
     Notes
     -----
-    Memory: ``tile x width`` mask pixels while writing, ``3 x tile x width`` while building a
-    level, whatever the height.
+    Memory: the tiles of one row of tiles that hold labels while writing, and a few tiles while
+    building a level or writing the TIFF, whatever the height and width.
     """
 
     def __init__(
@@ -132,7 +134,7 @@ class PyramidMaskWriter:
         self._nonzero = np.zeros((-(-height // self.tile), -(-width // self.tile)), dtype=bool)
         self._nonzero[: -(-int(rows_done) // self.tile)] = True
         self.rows_done = int(rows_done)
-        self._pending = np.zeros((self.tile, width), dtype=self.dtype)
+        self._pending: dict[int, np.ndarray] = {}  # tile column -> its waiting rows
         self._filled = 0  # rows of _pending that hold data (from rows_done on)
         self.finished = False
 
@@ -141,6 +143,11 @@ class PyramidMaskWriter:
         """Rows given so far (durable or waiting for their row of tiles to be complete)."""
         return self.rows_done + self._filled
 
+    @property
+    def pending_nbytes(self) -> int:
+        """Bytes of the tiles waiting for their row of tiles to be complete."""
+        return sum(int(t.nbytes) for t in self._pending.values())
+
     def write_band(self, y0: int, band: np.ndarray) -> int:
         """Add the rows ``y0 .. y0 + len(band)`` of the mask; returns :attr:`rows_done`.
 
@@ -148,35 +155,67 @@ class PyramidMaskWriter:
         (already given, e.g. again after a resume) are ignored.
         """
         arr = np.asarray(band)
-        width, height = self.size
+        width = self.size[0]
         if arr.ndim != 2 or arr.shape[1] != width:
             raise ValueError(f"write_band: expected (rows, {width}) rows, got shape {arr.shape}")
+        return self.write_spans(y0, arr.shape[0], [(0, arr)])
+
+    def write_spans(self, y0: int, rows: int, spans: Sequence[tuple[int, np.ndarray]]) -> int:
+        """Add the rows ``y0 .. y0 + rows``: zeros but for ``spans``; returns :attr:`rows_done`.
+
+        ``spans`` are ``(x0, piece)``: ``piece`` (``rows`` rows) holds columns
+        ``x0 .. x0 + piece.shape[1]``; spans do not overlap. Rows come in order as for
+        :meth:`write_band`. Only the tiles a span touches are held (zero tiles not even
+        those), so memory follows the spans' width, not the mask's.
+        """
+        width, height = self.size
         if y0 > self.rows_received:
             raise ValueError(
                 f"write_band: rows {self.rows_received}..{y0} are missing; bands come in order"
             )
-        if y0 + arr.shape[0] > height:
-            raise ValueError(f"write_band: rows up to {y0 + arr.shape[0]} of a {height}-row mask")
-        arr = arr[self.rows_received - y0 :]
-        while arr.shape[0]:
-            room = min(self.tile, height - self.rows_done) - self._filled
-            take = arr[:room]
-            self._pending[self._filled : self._filled + take.shape[0]] = take
-            self._filled += take.shape[0]
-            arr = arr[take.shape[0] :]
+        if y0 + rows > height:
+            raise ValueError(f"write_band: rows up to {y0 + rows} of a {height}-row mask")
+        for x0, piece in spans:
+            if piece.ndim != 2 or piece.shape[0] != rows or x0 < 0 or x0 + piece.shape[1] > width:
+                raise ValueError(
+                    f"write_spans: a ({rows}, w) piece within {width} columns expected, got "
+                    f"shape {piece.shape} at column {x0}"
+                )
+        r = self.rows_received - y0
+        while r < rows:
+            take = min(min(self.tile, height - self.rows_done) - self._filled, rows - r)
+            for x0, piece in spans:
+                self._place(x0, piece[r : r + take])
+            self._filled += take
+            r += take
             if self._filled == min(self.tile, height - self.rows_done):
                 self._flush()
         return self.rows_done
 
+    def _place(self, x0: int, piece: np.ndarray) -> None:
+        """Copy ``piece`` into the waiting tiles from column ``x0`` (zero parts are skipped)."""
+        t, x1 = self.tile, x0 + piece.shape[1]
+        for j in range(x0 // t, -(-x1 // t)):
+            a, b = max(x0, j * t), min(x1, (j + 1) * t)
+            part = piece[:, a - x0 : b - x0]
+            if not part.any():
+                continue
+            tile = self._pending.get(j)
+            if tile is None:
+                tile = self._pending[j] = np.zeros((t, t), dtype=self.dtype)
+            tile[self._filled : self._filled + len(part), a - j * t : b - j * t] = part
+
     def _flush(self) -> None:
         """Store the complete row of tiles; tiles of zeros stay the store's fill value."""
-        y, t = self.rows_done, self.tile
-        rows = self._pending[: self._filled]
+        y, t, width = self.rows_done, self.tile, self.size[0]
         flags = self._nonzero[y // t]
-        flags |= [bool(rows[:, j * t : (j + 1) * t].any()) for j in range(flags.size)]
-        edges = np.flatnonzero(np.diff(np.concatenate(([0], flags.view(np.int8), [0]))))
-        for a, b in zip(edges[::2], edges[1::2], strict=True):  # each run of non-zero tiles
-            self._array[y : y + self._filled, a * t : b * t] = rows[:, a * t : b * t]
+        for j in sorted(self._pending):
+            x1 = min((j + 1) * t, width)
+            self._array[y : y + self._filled, j * t : x1] = self._pending[j][
+                : self._filled, : x1 - j * t
+            ]
+            flags[j] = True
+        self._pending.clear()
         self.rows_done += self._filled
         self._filled = 0
 
@@ -236,27 +275,36 @@ class PyramidMaskWriter:
             dtype=self.dtype,
             fill_value=0,
         )
-        for i, y in enumerate(range(0, shape[0], self.tile)):
-            if flags[i].any():
-                rows = source[2 * y : 2 * (y + self.tile)]
-                target[y : y + self.tile] = rows[::2, ::2]
+        t = self.tile
+        for i, j in zip(*np.nonzero(flags), strict=True):  # one tile at a time
+            y, x = int(i) * t, int(j) * t
+            block = np.asarray(source[2 * y : 2 * (y + t), 2 * x : 2 * (x + t)])
+            target[y : y + t, x : x + t] = block[::2, ::2]
         return target, flags
 
-    def _tiles(self, array: Any, nonzero: np.ndarray) -> Iterator[np.ndarray]:
-        """The array's tiles in row-major order, one row of tiles read at a time.
+    def _tiles(self, array: Any, nonzero: np.ndarray) -> Iterator[bytes]:
+        """The array's tiles in row-major order, encoded, one tile read at a time.
 
-        A row of tiles that can only be zeros (``nonzero``) is not read.
+        A tile that can only be zeros (``nonzero``) is not read, and every tile of zeros is
+        the same encoded tile, compressed once.
         """
         rows, cols = array.shape
-        zeros = np.zeros((self.tile, self.tile), dtype=self.dtype)
-        for i, y in enumerate(range(0, rows, self.tile)):
-            if not nonzero[i].any():
-                for _ in range(0, cols, self.tile):
-                    yield zeros
-                continue
-            strip = np.asarray(array[y : y + self.tile])
-            for x in range(0, cols, self.tile):
-                yield strip[:, x : x + self.tile]
+        t = self.tile
+        encode = _encoder(self.compression)
+        zeros = np.zeros((t, t), dtype=self.dtype)
+        empty = encode(zeros)
+        for i, y in enumerate(range(0, rows, t)):
+            for j, x in enumerate(range(0, cols, t)):
+                if not nonzero[i, j]:
+                    yield empty
+                    continue
+                tile = np.asarray(array[y : y + t, x : x + t])
+                if not tile.any():
+                    yield empty
+                    continue
+                if tile.shape != (t, t):
+                    tile = np.pad(tile, ((0, t - tile.shape[0]), (0, t - tile.shape[1])))
+                yield encode(tile)
 
     def _write_tiff(self, arrays: list[Any], nonzero: list[np.ndarray]) -> None:
         import tifffile
@@ -291,6 +339,18 @@ class PyramidMaskWriter:
                 tif.write(
                     self._tiles(array, nonzero[k]), shape=tuple(array.shape), **options, **extra
                 )
+
+
+def _encoder(compression: str | None) -> Any:
+    """A tile -> its bytes in the TIFF, as tifffile encodes them (None: uncompressed)."""
+    import tifffile
+
+    if not compression:
+        return lambda tile: np.ascontiguousarray(tile).tobytes()
+    name = str(compression).upper()
+    tag = 8 if name == "ZLIB" else int(tifffile.COMPRESSION[name].value)  # 8: ADOBE_DEFLATE
+    compressor = tifffile.TIFF.COMPRESSORS[tag]
+    return lambda tile: bytes(compressor(np.ascontiguousarray(tile)))
 
 
 def _stem(path: Path) -> str:

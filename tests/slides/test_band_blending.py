@@ -28,7 +28,6 @@ def test_bands_give_the_whole_image_sums(shape, tile, overlap) -> None:
 
     rows, cols = tile_starts(shape[0], tile[0], overlap), tile_starts(shape[1], tile[1], overlap)
     blender = BandBlender(shape[1], gaussian_importance(tile), 3, top=rows[0])
-    assert blender.nbytes == tile[0] * shape[1] * (3 + 1) * 4
     got = []
     for i, r in enumerate(rows):
         tiles = np.stack([image[r : r + tile[0], c : c + tile[1]] for c in cols])
@@ -38,6 +37,8 @@ def test_bands_give_the_whole_image_sums(shape, tile, overlap) -> None:
         assert covered.all()
         got.append(proba)
     np.testing.assert_array_equal(np.concatenate(got), expected)
+    assert blender.peak_nbytes == tile[0] * shape[1] * (3 + 1) * 4  # every column is tissue
+    assert blender.nbytes == 0, "no window is open after the last band"
 
 
 def test_rows_no_window_covered_are_zero_and_flagged() -> None:
