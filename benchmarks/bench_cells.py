@@ -58,7 +58,7 @@ def main() -> None:
 
     from segkit.inference import predict_proba
     from segkit.instances import labels_from_probabilities
-    from segkit.instances.predict import _instance_probabilities
+    from segkit.instances.predict import instance_probabilities
     from segkit.ki67 import ThresholdClassifier, measure_nuclei
     from segkit.models import resolve_model
     from segkit.stain import H_DAB, estimate_background
@@ -70,7 +70,7 @@ def main() -> None:
     t_model, proba = _best(lambda: predict_proba(model, image, info=info), args.repeat)
 
     def post() -> int:
-        labels = labels_from_probabilities(_instance_probabilities(proba, info))
+        labels = labels_from_probabilities(instance_probabilities(proba, info))
         stains = H_DAB.with_background(estimate_background(image))
         table = measure_nuclei(image, labels, stains)
         ThresholdClassifier().classify(table, labels)

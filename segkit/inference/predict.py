@@ -17,7 +17,14 @@ from segkit.inference.tiling import sliding_window
 if TYPE_CHECKING:
     from segkit.models.saving import ModelInfo
 
-__all__ = ["DEFAULT_TILE", "predict", "predict_proba", "prepare_image", "downsampling_factor"]
+__all__ = [
+    "DEFAULT_TILE",
+    "predict",
+    "predict_proba",
+    "prepare_image",
+    "downsampling_factor",
+    "window_size",
+]
 
 DEFAULT_TILE = 256
 
@@ -61,9 +68,33 @@ def prepare_image(image: np.ndarray, info: ModelInfo) -> np.ndarray:
     return arr if arr.ndim == 3 else arr[..., None]
 
 
-def _tile_size(
+def window_size(
     model: Any, info: ModelInfo, tile_size: int | tuple[int, int] | None, shape: tuple[int, int]
 ) -> tuple[int, int]:
+    """The sliding window a prediction of an image of ``shape`` (at the model's scale) uses.
+
+    Parameters
+    ----------
+    model : keras.Model
+    info : ModelInfo
+    tile_size : int, (int, int) or None
+        Asked for; None: the model's fixed input size, else its training size, else
+        :data:`DEFAULT_TILE`. A model that takes any size never gets a window larger than the
+        image rounded up to its down-sampling factor.
+    shape : (int, int)
+        ``(height, width)`` of the image to predict.
+
+    Returns
+    -------
+    (int, int)
+        ``(height, width)`` of the window.
+
+    Raises
+    ------
+    ValueError
+        A size the network cannot take (not a multiple of its down-sampling factor, or not
+        its fixed input size).
+    """
     from segkit.models.unet import check_input_size
 
     factor = downsampling_factor(model)
@@ -160,7 +191,7 @@ def predict_proba(
     raw_shape = np.asarray(image).shape[:2]
     arr = prepare_image(image, info)
     h, w = arr.shape[:2]
-    tile = _tile_size(model, info, tile_size, (h, w))
+    tile = window_size(model, info, tile_size, (h, w))
     pad_h, pad_w = max(0, tile[0] - h), max(0, tile[1] - w)
     if pad_h or pad_w:
         arr = np.pad(arr, ((0, pad_h), (0, pad_w), (0, 0)), mode="reflect")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = [
     "INSTANCES_SUFFIX",
     "InstancePrediction",
+    "instance_probabilities",
     "nucleus_classes",
     "predict_instance_map",
     "predict_instances",
@@ -33,9 +34,13 @@ __all__ = [
 INSTANCES_SUFFIX = "_instances.tif"
 
 
-def _instance_probabilities(proba: np.ndarray, info: ModelInfo) -> np.ndarray:
-    """What :func:`labels_from_probabilities` takes: the three boundary classes as they are,
-    the foreground probability (``1 - background``) of any other model."""
+def instance_probabilities(proba: np.ndarray, info: ModelInfo) -> np.ndarray:
+    """What :func:`labels_from_probabilities` takes from a model's ``(H, W, C)`` output.
+
+    The three boundary classes as they are; the interior classes of an instance model
+    (background, classes..., boundary) summed into one; the foreground probability
+    (``1 - background``) of any other model; a ``(H, W)`` map unchanged.
+    """
     if proba.ndim == 2:
         return proba
     if tuple(info.class_names) == BOUNDARY_CLASS_NAMES:
@@ -128,7 +133,7 @@ def predict_instance_map(
     proba = predict_proba(model, image, info=info, tile_size=tile_size, overlap=overlap, tta=tta)
     t = info.threshold if threshold is None else float(threshold)
     labels = labels_from_probabilities(
-        _instance_probabilities(proba, info), threshold=t, min_area=min_area, h=h
+        instance_probabilities(proba, info), threshold=t, min_area=min_area, h=h
     )
     return InstancePrediction(labels=labels, proba=proba, info=info)
 

@@ -420,10 +420,10 @@ def column_chunks(occupied: np.ndarray, size: int = CHUNK) -> list[slice]:
 
 def _nucleus_probabilities(proba: np.ndarray, covered: np.ndarray, info: Any) -> np.ndarray:
     """What the watershed takes (as for an image), with unpredicted pixels as background."""
-    from segkit.instances.predict import _instance_probabilities
+    from segkit.instances.predict import instance_probabilities
 
     arr = proba[..., 0] if proba.shape[-1] == 1 else proba
-    out = np.array(_instance_probabilities(arr, info), dtype=np.float32)
+    out = np.array(instance_probabilities(arr, info), dtype=np.float32)
     if out.ndim == 2:
         out[~covered] = 0.0
     else:

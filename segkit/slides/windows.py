@@ -124,7 +124,7 @@ def plan_windows(
     remaining factor (area filter when shrinking). A level within 0.2 % of the model's
     scale is read as it is.
     """
-    from segkit.inference.predict import _tile_size
+    from segkit.inference.predict import window_size
     from segkit.inference.tiling import tile_starts
 
     (hm, wm), note = _model_size(slide, info)
@@ -138,7 +138,7 @@ def plan_windows(
     if abs(hm / hl - 1) < _SNAP and abs(wm / wl - 1) < _SNAP:
         hm, wm = hl, wl
     scale = (1.0, 1.0) if (hm, wm) == (hl, wl) else (hm / hl, wm / wl)
-    tile = _tile_size(model, info, tile_size, (hm, wm))
+    tile = window_size(model, info, tile_size, (hm, wm))
     grid = (max(hm, tile[0]), max(wm, tile[1]))
     plan = WindowPlan(
         level=int(level),
