@@ -82,6 +82,10 @@ class PairRecord:
     source_mpp, mpp : float or None
         Microns per pixel of the source (level 0 of a slide) and of the outputs, when known
         (see :mod:`segkit.dataset.source_mpp`); written only then.
+    source_stat : str
+        ``size:mtime_ns:ctime_ns:inode`` of a whole slide when its SHA-256 was taken: a later
+        ``prepare`` that finds the same reuses the hash instead of reading the slide again
+        (any write changes the ctime). Empty for other sources.
     """
 
     name: str
@@ -105,6 +109,7 @@ class PairRecord:
     source_annotations: str = ""
     source_mpp: float | None = None
     mpp: float | None = None
+    source_stat: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON entry of this pair (the optional parts only when present)."""
@@ -133,6 +138,8 @@ class PairRecord:
         for key in ("source_mpp", "mpp"):
             if getattr(self, key) is not None:
                 out[key] = getattr(self, key)
+        if self.source_stat:
+            out["source_stat"] = self.source_stat
         return out
 
     @classmethod
@@ -174,6 +181,7 @@ class PairRecord:
             source_annotations=str(data.get("source_annotations") or ""),
             source_mpp=_optional_mpp(data, "source_mpp"),
             mpp=_optional_mpp(data, "mpp"),
+            source_stat=str(data.get("source_stat") or ""),
         )
 
 

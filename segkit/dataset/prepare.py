@@ -9,6 +9,7 @@ writes and forgets one pair at a time.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import os
 import sys
@@ -42,6 +43,7 @@ from segkit.dataset.process import (
 )
 from segkit.dataset.transaction import FolderBusyError, FolderTransaction
 from segkit.dataset.verify import keep_checked
+from segkit.files import atomic_write_text
 from segkit.imaging import DEFAULT_MAX_PIXELS
 from segkit.template import DatasetTemplate, load_template, parse_template
 
@@ -340,6 +342,14 @@ def _up_to_date_report(
     pairs = tuple(PairRecord.from_dict(r) for r in records)
     if compute_fingerprint(previous.template, pairs) != previous.fingerprint:
         return None
+    stats = {p.name: p.source_stat for p in pairs}
+    if stats != {p.name: p.source_stat for p in previous.pairs}:
+        # a slide touched but unchanged: keep its new stat so that it is not hashed again
+        kept = tuple(
+            dataclasses.replace(p, source_stat=stats.get(p.name, "")) for p in previous.pairs
+        )
+        previous = dataclasses.replace(previous, pairs=kept)
+        atomic_write_text(dst / MANIFEST_NAME, previous.to_json())
     return PrepareReport(
         dst=dst,
         manifest=previous,

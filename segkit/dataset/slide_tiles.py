@@ -149,6 +149,22 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def stat_key(path: Path) -> str:
+    """``size:mtime_ns:ctime_ns:inode`` of ``path``: any write or replacement changes it."""
+    st = path.stat()
+    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+
+
+def _slide_sha256(path: Path, stat: str, previous: Any) -> str:
+    """The slide's SHA-256: the earlier records' when all were taken at this ``stat``."""
+    records = list(previous or ())
+    if records and all(r.get("source_stat") == stat for r in records):
+        digest = records[0].get("source_image_sha256")
+        if isinstance(digest, str) and len(digest) == 64:
+            return digest
+    return _sha256(path)
+
+
 def process_slide(task: PairTask, ctx: TaskContext) -> TaskResult:
     """Prepare the tiles of one slide; a bad file gives ``"skip"``, never an exception."""
     from segkit.slides import open_slide
@@ -159,7 +175,9 @@ def process_slide(task: PairTask, ctx: TaskContext) -> TaskResult:
         return TaskResult("refuse", problems=((task.image, NEEDS_TILE),))
     assert task.annotations is not None
     try:
-        img_sha, ann_sha = _sha256(src / task.image), _sha256(src / task.annotations)
+        stat = stat_key(src / task.image)
+        img_sha = _slide_sha256(src / task.image, stat, task.previous)
+        ann_sha = _sha256(src / task.annotations)
         slide = open_slide(src / task.image)
     except (OSError, ValueError) as exc:
         return TaskResult("skip", problems=((task.image, _message(exc, src)),))
@@ -169,8 +187,9 @@ def process_slide(task: PairTask, ctx: TaskContext) -> TaskResult:
         if template.mpp is not None and source_mpp is None:
             return TaskResult("refuse", problems=((task.image, missing_mpp(template.mpp)),))
         decided = reuse_or_refuse(
-            task, ctx, img_sha, ann_sha, source_mpp=source_mpp, template_mpp=template.mpp
-        )
+            task, ctx, img_sha, ann_sha, source_mpp=source_mpp, template_mpp=template.mpp,
+            updates={"source_stat": stat},
+        )  # fmt: skip
         if decided is not None:
             return decided
         if ctx.refuse_changes and not task.previous:
@@ -192,6 +211,7 @@ def process_slide(task: PairTask, ctx: TaskContext) -> TaskResult:
             "source_annotations": task.annotations,
             "source_image_sha256": img_sha,
             "source_mask_sha256": ann_sha,
+            "source_stat": stat,
             "source_size": [int(slide.level_dimensions[0][1]), int(slide.level_dimensions[0][0])],
         }
         records = [

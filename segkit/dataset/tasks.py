@@ -135,11 +135,13 @@ def reuse_or_refuse(
     *,
     source_mpp: float | None = None,
     template_mpp: float | None = None,
+    updates: dict[str, Any] | None = None,
 ) -> TaskResult | None:
     """The earlier outputs linked (``"ok"``, reused), ``"changed"``, or None: encode.
 
     With a template mpp the earlier records must also have this ``source_mpp``; the mpp fields
-    of reused records are brought up to date (they are not part of the fingerprint).
+    of reused records are brought up to date (they are not part of the fingerprint), and so
+    are the fields in ``updates`` (a slide's ``source_stat``).
     """
     prev = task.previous
     same = same_source(task, img_sha, mask_sha, source_mpp, template_mpp)
@@ -155,7 +157,11 @@ def reuse_or_refuse(
                 for f in output_files(r):
                     link_output(root / f, Path(ctx.out) / f)
         records = tuple(
-            _with_mpp(dict(r, group=task.group, split=task.split), source_mpp, template_mpp)
+            _with_mpp(
+                dict(r, group=task.group, split=task.split, **(updates or {})),
+                source_mpp,
+                template_mpp,
+            )
             for r in prev
         )
         return TaskResult("ok", records, reused=True)

@@ -162,3 +162,43 @@ def test_a_slide_without_mpp_is_refused(tmp_path: Path) -> None:
                     progress=False)  # fmt: skip
     m = load_manifest(tmp_path / "dst")
     assert sorted(p.name for p in m.pairs) == [f"n__x{x}_y{y}" for x in (0, 256) for y in (0, 256)]
+
+
+def test_an_unchanged_slide_is_not_hashed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    from segkit.dataset import slide_tiles
+
+    src = tmp_path / "src"
+    src.mkdir()
+    _annotated_slide(src / "one.ome.tif", "ome", seed=3)
+    dst = tmp_path / "dst"
+    prepare_dataset(src, dst, TEMPLATE, workers=1, progress=False)
+    assert all(p.source_stat for p in load_manifest(dst).pairs)
+    read: list[str] = []
+    real = slide_tiles._sha256
+    monkeypatch.setattr(slide_tiles, "_sha256", lambda p: read.append(p.name) or real(p))
+    assert prepare_dataset(src, dst, TEMPLATE, workers=1, progress=False).up_to_date
+    assert read == ["one.geojson"]  # the slide's hash came from its unchanged stat
+    # touched, not changed: hashed once more, the tiles reused, the new stat written
+    st = os.stat(src / "one.ome.tif")
+    os.utime(src / "one.ome.tif", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    read.clear()
+    again = prepare_dataset(src, dst, TEMPLATE, workers=1, progress=False)
+    assert "one.ome.tif" in read and again.encoded == 0 and again.reused == 1
+    read.clear()
+    assert prepare_dataset(src, dst, TEMPLATE, workers=1, progress=False).up_to_date
+    assert read == ["one.geojson"]
+    # changed bytes of the same size and mtime still change the ctime: hashed, re-encoded
+    with open(src / "one.ome.tif", "r+b") as fh:
+        fh.seek(-1, 2)
+        last = fh.read(1)
+        fh.seek(-1, 2)
+        fh.write(bytes([last[0] ^ 1]))
+    os.utime(src / "one.ome.tif", ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    read.clear()
+    with pytest.raises(FileExistsError, match="source has changed"):
+        prepare_dataset(src, dst, TEMPLATE, workers=1, progress=False)
+    assert "one.ome.tif" in read
