@@ -108,6 +108,7 @@ def _config(args: argparse.Namespace, stain_jitter: float) -> Any:
         base_filters=args.base_filters,
         patience=args.patience,
         stain_jitter=stain_jitter,
+        stain_normalisation=getattr(args, "stain_normalisation", "none"),
         sample_figures=0,
         seed=1,
     )
@@ -299,6 +300,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     organs.add_argument("--mpp", type=float, default=0.5, help="µm per pixel of the model")
     organs.add_argument("--tile", type=int, default=512, help="prepared tile size")
     organs.add_argument("--stain-jitter", type=float, default=0.1)
+    organs.add_argument(
+        "--stain-normalisation", choices=("none", "macenko", "reinhard"), default="none",
+        help="fitted on the training organs, saved with the model, applied when predicting",
+    )  # fmt: skip
     split = ap.add_argument_group("protocol split (the old benchmark)")
     split.add_argument("--minutes", type=float, default=None, help="stop training after this")
     split.add_argument("--size", type=int, default=512, help="prepared image size")
