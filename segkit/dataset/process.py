@@ -184,7 +184,7 @@ def _decode_masks(
     if not task.annotations:
         mask = _decode_grey_mask(datas, src / current, max_pixels, template)
         if mask is not None:
-            labels = instance_labels(np.asarray(mask), template.classes)
+            labels = instance_labels(mask, template.classes)
             return mask, labels, current
     masks = []
     for rel, data in zip(task.masks, datas, strict=True):

@@ -66,9 +66,16 @@ class SourceTargets:
     point_classes: tuple[str, ...] = ()
 
 
-def instance_labels(mask: np.ndarray, classes: ClassSpec) -> np.ndarray | None:
-    """``mask`` when it holds instance labels by the module's rule, else None."""
-    if classes.mapping is not None or mask.ndim != 2 or mask.dtype.kind not in "ui":
+def instance_labels(mask: Any, classes: ClassSpec) -> np.ndarray | None:
+    """``mask`` (an array, or an 8-bit grey Pillow image) as an array when it holds instance
+    labels by the module's rule, else None."""
+    if classes.mapping is not None:
+        return None
+    if getattr(mask, "mode", None) == "L":  # Pillow's histogram: no array copy for the answer
+        nonzero = sum(1 for n in mask.histogram()[1:] if n)
+        return np.asarray(mask) if nonzero >= 2 and nonzero > classes.num_classes else None
+    mask = np.asarray(mask)
+    if mask.ndim != 2 or mask.dtype.kind not in "ui":
         return None
     if mask.dtype == np.uint8:
         nonzero = int(np.count_nonzero(np.bincount(mask.ravel(), minlength=256)[1:]))

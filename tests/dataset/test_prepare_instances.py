@@ -259,3 +259,19 @@ def test_target_instances_skips_points_pairs(tmp_path: Path) -> None:
     src = _points_source(tmp_path, POINTS)
     with pytest.raises(Exception, match="every pair failed"):
         prepare(src, tmp_path / "out", template(target="instances"))
+
+
+@pytest.mark.parametrize("values", [(0, 255), (0, 1, 2), (0, 3, 7, 9, 11)])
+def test_instance_rule_is_the_same_for_pillow_and_arrays(values: tuple[int, ...]) -> None:
+    from PIL import Image
+
+    from segkit.dataset.targets import instance_labels
+    from segkit.template import ClassSpec
+
+    mask = np.array(values * 20, dtype=np.uint8).reshape(len(values) * 4, 5)
+    classes = ClassSpec()  # 2 classes: more than 2 ids in an 8-bit mask mean instances
+    from_array = instance_labels(mask, classes)
+    from_pil = instance_labels(Image.fromarray(mask), classes)
+    assert (from_array is None) == (from_pil is None) == (len(values) - 1 <= 2)
+    if from_array is not None:
+        np.testing.assert_array_equal(from_pil, from_array)
