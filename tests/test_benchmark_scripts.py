@@ -39,7 +39,7 @@ def test_bench_prepare_runs(shared_data: Path, tmp_path: Path) -> None:
 
 
 def test_bench_train_runs() -> None:
-    out = _run("bench_train.py", "--pairs", "8", "--size", "32", "--epochs", "1",
+    out = _run("bench_train.py", "--pairs", "8", "--size", "32", "--epochs", "3",
                "--batch-size", "4", "--depth", "2", "--base-filters", "4")  # fmt: skip
     start = out.index("{")
     figures, _ = json.JSONDecoder().raw_decode(out[start:])
