@@ -21,6 +21,7 @@ __all__ = [
     "check_output_file",
     "read_json",
     "sha256_file",
+    "stat_key",
 ]
 
 
@@ -69,6 +70,12 @@ def atomic_write_bytes(target: str | Path, data: bytes, *, fsync: bool = True) -
 def atomic_write_text(target: str | Path, text: str) -> Path:
     """Write ``text`` as UTF-8 to ``target`` atomically."""
     return atomic_write_bytes(target, text.encode("utf-8"))
+
+
+def stat_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    """``(size, mtime_ns, ctime_ns, inode)``: any write to a file, or its replacement, changes
+    it (the ctime cannot be set back), so an equal key vouches for an earlier hash."""
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
 def sha256_file(path: str | Path, *, chunk: int = 1 << 20) -> str:

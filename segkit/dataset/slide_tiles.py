@@ -23,7 +23,6 @@ so a slide never spans two split parts.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from collections.abc import Iterator, Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from segkit.dataset.outputs import write_pair
 from segkit.dataset.source_mpp import missing_mpp, mpp_fields
 from segkit.dataset.targets import NO_INSTANCES, class_index
 from segkit.dataset.tasks import PairTask, TaskContext, TaskResult, reuse_or_refuse
+from segkit.files import sha256_file, stat_key
 from segkit.template import DatasetTemplate
 
 __all__ = ["ROI_MIN_FRACTION", "SlideAnnotations", "process_slide", "split_annotations"]
@@ -142,17 +142,12 @@ def kept_tiles(
 
 
 def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return sha256_file(path)
 
 
-def stat_key(path: Path) -> str:
-    """``size:mtime_ns:ctime_ns:inode`` of ``path``: any write or replacement changes it."""
-    st = path.stat()
-    return f"{st.st_size}:{st.st_mtime_ns}:{st.st_ctime_ns}:{st.st_ino}"
+def _source_stat(path: Path) -> str:
+    """``size:mtime_ns:ctime_ns:inode`` (:func:`segkit.files.stat_key`) as the record keeps it."""
+    return ":".join(str(v) for v in stat_key(path.stat()))
 
 
 def _slide_sha256(path: Path, stat: str, previous: Any) -> str:
@@ -175,7 +170,7 @@ def process_slide(task: PairTask, ctx: TaskContext) -> TaskResult:
         return TaskResult("refuse", problems=((task.image, NEEDS_TILE),))
     assert task.annotations is not None
     try:
-        stat = stat_key(src / task.image)
+        stat = _source_stat(src / task.image)
         img_sha = _slide_sha256(src / task.image, stat, task.previous)
         ann_sha = _sha256(src / task.annotations)
         slide = open_slide(src / task.image)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from segkit.dataset.manifest import MANIFEST_NAME, Manifest, load_manifest
-from segkit.files import atomic_write_text, sha256_file
+from segkit.files import atomic_write_text, sha256_file, stat_key
 
 __all__ = [
     "CACHE_NAME",
@@ -105,7 +105,7 @@ class VerifyReport:
 
 
 def _stat_key(st: os.stat_result) -> list[int]:
-    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+    return list(stat_key(st))  # a list: the cache is JSON
 
 
 def _read_cache(root: Path, fingerprint: str) -> dict[str, list[Any]]:
