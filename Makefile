@@ -11,7 +11,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 export TF_ENABLE_ONEDNN_OPTS ?= 0
 export PYTHONHASHSEED ?= 0
 
-.PHONY: demo test lint typecheck bench venv clean
+.PHONY: demo test test-torch lint typecheck bench venv clean
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,11 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# segkit.train on Keras's PyTorch backend (PyTorch's wheel is several GB; not in make test)
+test-torch: $(STAMP)
+	$(PY) -m pip install -q -e ".[torch]"
+	$(PY) -m pytest -m torch tests/training/test_backends.py
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check segkit tests benchmarks infra_pulumi

@@ -314,7 +314,11 @@ def _inference_copy(model: Any) -> Any:
     if not getattr(model, "compiled", False):
         return model
     try:
-        return keras.Model(model.inputs, model.outputs, name=model.name)
+        # one input stays one tensor, not a list of one: Keras on PyTorch warns on every call
+        # when a model built on a list is called with a tensor
+        inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs
+        outputs = model.outputs[0] if len(model.outputs) == 1 else model.outputs
+        return keras.Model(inputs, outputs, name=model.name)
     except (AttributeError, ValueError, TypeError):  # not a functional model
         return model
 

@@ -1,7 +1,9 @@
-"""``segkit.train`` on Keras's JAX (and PyTorch) backend, in a fresh process with TensorFlow hidden.
+"""``segkit.train`` on Keras's JAX and PyTorch backends, in a fresh process with TensorFlow hidden.
 
 A backend is chosen when Keras is first imported, so each backend trains in a subprocess
 (``train_on_backend.py``); this process (TensorFlow) then checks the run folders it wrote.
+The PyTorch cases carry the ``torch`` mark: ``make test`` leaves them out (PyTorch's wheel is
+several GB and CI runs TensorFlow and JAX); ``make test-torch`` installs the extra and runs them.
 """
 
 from __future__ import annotations
@@ -45,21 +47,29 @@ def _train_on(backend: str, prepared: Path, instances: Path | None, runs: Path) 
 TINY = {"depth": 2, "base_filters": 4, "batch_size": 4, "sample_figures": 2, "patience": 0}
 
 
-@pytest.fixture(scope="module")
-def jax_runs(prepared_small, prepared_instances, tmp_path_factory) -> tuple[Path, dict]:
+@pytest.fixture(
+    scope="module", params=["jax", pytest.param("torch", marks=pytest.mark.torch)]
+)
+def backend_runs(
+    request, prepared_small, prepared_instances, tmp_path_factory
+) -> tuple[Path, dict]:
     from segkit.training import TrainConfig, train
     from segkit.training.callbacks import TimeLimit
 
-    runs = tmp_path_factory.mktemp("jax_runs")
-    # epoch 1 of 2 on TensorFlow here; the JAX process trains epoch 2
+    backend = request.param
+    if backend == "torch":
+        require_module("torch", "the torch extra: make test-torch (or pip install -e '.[torch]')")
+    runs = tmp_path_factory.mktemp(f"{backend}_runs")
+    # epoch 1 of 2 on TensorFlow here; the other backend's process trains epoch 2
     config = TrainConfig(epochs=2, **TINY)
     train(prepared_small, config, runs_dir=runs, run_id="from_tf", callbacks=[TimeLimit(0.0)])
-    return runs, _train_on("jax", prepared_small, prepared_instances, runs)
+    return runs, _train_on(backend, prepared_small, prepared_instances, runs)
 
 
-def test_jax_trains_without_tensorflow_and_writes_a_complete_run(jax_runs, prepared_small):
-    runs, result = jax_runs
-    assert result["backend"] == "jax" and result["tensorflow_imported"] is False
+def test_trains_without_tensorflow_and_writes_a_complete_run(backend_runs, prepared_small):
+    runs, result = backend_runs
+    backend = result["backend"]
+    assert backend in ("jax", "torch") and result["tensorflow_imported"] is False
     root = runs / "complete"
     for name in (
         "config.json", "template.json", "dataset.json", "environment.json", "history.csv",
@@ -73,23 +83,23 @@ def test_jax_trains_without_tensorflow_and_writes_a_complete_run(jax_runs, prepa
     assert set(run.metrics["test"]) >= {"loss", "dice", "iou"}
     assert run.fingerprint == load_manifest(prepared_small).fingerprint
     env = run.environment
-    assert env["backend"] == "jax" and env["jax"] and env["keras"] == keras.__version__
+    assert env["backend"] == backend and env[backend] and env["keras"] == keras.__version__
     assert env["strategy"] == "default" and env["precision"] == "float32"
     assert env["devices"] == [{"name": "cpu:0", "type": "CPU"}]
     assert env["tensorboard"] is False and "TensorBoard" in env["notes"][0]
     assert not (root / "tensorboard").exists()
 
 
-def test_a_model_trained_on_jax_loads_with_plain_keras_on_tensorflow(jax_runs):
-    runs, _ = jax_runs
+def test_the_model_loads_with_plain_keras_on_tensorflow(backend_runs):
+    runs, _ = backend_runs
     assert keras.backend.backend() == "tensorflow"
     model = keras.models.load_model(runs / "complete" / "model.keras")
     out = model.predict(np.zeros((1, 32, 32, 3), np.float32), verbose=0)
     assert out.shape == (1, 32, 32, 1) and np.isfinite(out).all()
 
 
-def test_jax_run_resumes_at_the_next_epoch(jax_runs, prepared_small):
-    runs, result = jax_runs
+def test_a_run_resumes_at_the_next_epoch(backend_runs, prepared_small):
+    runs, result = backend_runs
     resumed = result["resumed"]
     assert resumed["first"] == [0]  # the TimeLimit stopped it after epoch 1
     assert resumed["second"] == [1]  # the second call continued at epoch 2
@@ -99,8 +109,8 @@ def test_jax_run_resumes_at_the_next_epoch(jax_runs, prepared_small):
     assert run.history["epoch"] == [1, 2] and run.status == "finished"
 
 
-def test_an_instance_target_data_set_trains_on_jax(jax_runs):
-    runs, _ = jax_runs
+def test_an_instance_target_data_set_trains(backend_runs):
+    runs, _ = backend_runs
     run = load_run(runs / "instances")
     assert run.status == "finished" and run.history["epoch"] == [1]
     info = json.loads((run.path / "model.json").read_text())
@@ -108,8 +118,8 @@ def test_an_instance_target_data_set_trains_on_jax(jax_runs):
     assert np.isfinite(run.metrics["val"]["loss"])
 
 
-def test_a_run_started_on_tensorflow_resumes_on_jax(jax_runs, prepared_small):
-    runs, result = jax_runs
+def test_a_run_started_on_tensorflow_resumes_on_another_backend(backend_runs, prepared_small):
+    runs, result = backend_runs
     assert result["from_tf"]["epochs"] == [1]
     steps = -(-len(load_manifest(prepared_small).split("train")) // 4)
     assert result["from_tf"]["steps_at_resume"] == steps
@@ -118,8 +128,8 @@ def test_a_run_started_on_tensorflow_resumes_on_jax(jax_runs, prepared_small):
     assert run.environment["backend"] == "tensorflow"  # the file of its start
 
 
-def test_mixed_precision_on_jax(jax_runs):
-    runs, _ = jax_runs
+def test_mixed_precision(backend_runs):
+    runs, _ = backend_runs
     run = load_run(runs / "mixed")
     assert run.environment["precision"] == "mixed_float16"
     assert np.isfinite(run.metrics["test"]["loss"])

@@ -20,17 +20,28 @@ distribution chosen and whether TensorFlow was imported.
 from __future__ import annotations
 
 import importlib.abc
+import importlib.machinery
 import json
 import sys
 import time
 from pathlib import Path
 
 
-class _Hidden(importlib.abc.MetaPathFinder):
+class _Hidden(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Finds TensorFlow and TensorBoard (a spec without an origin, so probes such as PyTorch's
+    dynamo skip them) and fails to load them; never puts them in ``sys.modules`` (Keras asks
+    whether TensorFlow is loaded there)."""
+
     def find_spec(self, name, path=None, target=None):  # noqa: ANN001, ANN201
         if name.split(".")[0] in ("tensorflow", "tensorboard"):
-            raise ImportError(f"{name} is hidden from this process")
+            return importlib.machinery.ModuleSpec(name, self)
         return None
+
+    def create_module(self, spec):  # noqa: ANN001, ANN201
+        raise ImportError(f"{spec.name} is hidden from this process")
+
+    def exec_module(self, module):  # noqa: ANN001, ANN201
+        raise ImportError(f"{module.__name__} is hidden from this process")
 
 
 sys.meta_path.insert(0, _Hidden())
