@@ -9,6 +9,12 @@ folder with ``segkit.train`` and prints
 - the backend, the devices, the distribution and the precision the run recorded;
 - seconds per epoch and the total training time;
 - Dice on the held-out test part (mean per tile and pooled over all test pixels);
+- training throughput: images/s of ``segkit.train``'s epochs (training phase only, the first
+  epoch, which compiles, left out) against a bare ``model.fit`` of the same model on the same
+  tiles held in memory; the input pipeline's (and bookkeeping's) share of the step time is
+  ``1 - bare / segkit`` (0 when the step never waits on input); model FLOPs per image
+  (``segkit.models.count_flops``, x3 for a training step) give the model FLOP utilisation
+  against the device's dense bf16 peak (``--peak-tflops``, known for H100 / H200 / A100);
 - tiled prediction of a 4096 x 4096 image vs ``model.predict`` on the same tiles stacked.
 
 On the GPU machine::
@@ -57,7 +63,116 @@ def _arguments() -> argparse.Namespace:
     ap.add_argument("--predict-size", type=int, default=4096, help="side of the timed image")
     ap.add_argument("--out", default="gpu_out", help="where the data, run and summary go")
     ap.add_argument("--predict-only", action="store_true", help="time prediction only (untrained)")
+    ap.add_argument(
+        "--peak-tflops", type=float, default=None,
+        help="the device's dense bf16 peak for MFU (default: known GPUs by name)",
+    )  # fmt: skip
+    ap.add_argument("--bare-epochs", type=int, default=4, help="epochs of the bare model.fit")
     return ap.parse_args()
+
+
+#: Dense bf16 peaks (TFLOP/s, without sparsity) of the GPUs the MFU figure knows by name.
+PEAK_BF16_TFLOPS = {"H200": 989.0, "H100": 989.0, "A100": 312.0, "L40S": 362.0, "L4": 121.0}
+
+
+def peak_tflops(devices: list[dict[str, str]]) -> float | None:
+    """The dense bf16 peak of the first GPU in ``devices`` whose name is known, else None."""
+    for device in devices:
+        name = device.get("name", "").upper()
+        for key, value in PEAK_BF16_TFLOPS.items():
+            if key in name:
+                return value
+    return None
+
+
+def _training_phase_timer():
+    import keras
+
+    class TrainingPhase(keras.callbacks.Callback):
+        """Seconds of each epoch's training phase: epoch begin to validation begin, once the
+        device has finished the epoch's last step (JAX dispatches steps ahead of the device)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.seconds: list[float] = []
+            self._start: float | None = None
+
+        def on_epoch_begin(self, epoch, logs=None):  # noqa: ANN001
+            self._start = time.perf_counter()
+
+        def _stop(self) -> None:
+            if self._start is not None:
+                keras.ops.convert_to_numpy(self.model.optimizer.iterations)  # waits for it
+                self.seconds.append(time.perf_counter() - self._start)
+                self._start = None
+
+        def on_test_begin(self, logs=None):  # noqa: ANN001
+            self._stop()
+
+        def on_epoch_end(self, epoch, logs=None):  # noqa: ANN001
+            self._stop()
+
+    return TrainingPhase()
+
+
+def _warm(seconds: list[float]) -> float:
+    """The median epoch after the first (which compiles), or the only one."""
+    import statistics
+
+    return statistics.median(seconds[1:] or seconds)
+
+
+def throughput(
+    data: Path,
+    config,  # noqa: ANN001
+    precision: str,
+    segkit_seconds: list[float],
+    devices: list[dict[str, str]],
+    *,
+    bare_epochs: int = 4,
+    peak: float | None = None,
+) -> dict:
+    """segkit.train's images/s against a bare model.fit on in-memory tiles, input share, MFU."""
+    import keras
+
+    from segkit.dataset import load_manifest
+    from segkit.instances.targets import output_class_names
+    from segkit.models import count_flops
+    from segkit.training.loading import load_arrays
+    from segkit.training.loop import build_model
+
+    manifest = load_manifest(data)
+    pairs = manifest.split("train")
+    x, y = load_arrays(manifest, pairs)
+    classes = len(output_class_names(manifest.template))
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        model = build_model(config, manifest.template.channels, classes)
+        timer = _training_phase_timer()
+        model.fit(
+            x.astype("float32"), y[..., None] if y.ndim == 3 else y,
+            batch_size=config.batch_size, epochs=max(2, bare_epochs),
+            callbacks=[timer], shuffle=True, verbose=0,
+        )  # fmt: skip
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    images = len(pairs)
+    segkit_epoch, bare_epoch = _warm(segkit_seconds), _warm(timer.seconds)
+    flops = count_flops(model, x.shape[1:])
+    step_flops = 3 * flops
+    achieved = step_flops * images / segkit_epoch / 1e12
+    peak = peak or peak_tflops(devices)
+    return {
+        "train_images_per_epoch": images,
+        "segkit_images_per_s": round(images / segkit_epoch, 1),
+        "bare_fit_images_per_s": round(images / bare_epoch, 1),
+        "input_share": round(max(0.0, 1.0 - bare_epoch / segkit_epoch), 3),
+        "forward_gflops_per_image": round(flops / 1e9, 3),
+        "achieved_tflops": round(achieved, 2),
+        "peak_tflops": peak,
+        "mfu": round(achieved / peak, 4) if peak else None,
+        "bare_fit_mfu": round(step_flops * images / bare_epoch / 1e12 / peak, 4) if peak else None,
+    }
 
 
 def prepare(source: Path, out: Path, limit: int | None) -> Path:
@@ -104,7 +219,10 @@ def main() -> None:
         sample_figures=0,
     )
     started = time.perf_counter()
-    run = train(data, config, runs_dir=out / "runs", run_id="monuseg", verify=False)
+    timer = _training_phase_timer()
+    run = train(
+        data, config, runs_dir=out / "runs", run_id="monuseg", verify=False, callbacks=[timer]
+    )
     wall = time.perf_counter() - started
     env = run.environment
     train_s = float(run.metrics["train_seconds_last_session"])
@@ -128,6 +246,12 @@ def main() -> None:
         "test_object_f1_mean": result.summary["mean"].get("object_f1"),
         "final_val_dice": float(run.history.get("val_dice", [float("nan")])[-1]),
     }
+    summary.update(
+        throughput(
+            data, config, env["precision"], timer.seconds, env["devices"],
+            bare_epochs=args.bare_epochs, peak=args.peak_tflops,
+        )
+    )  # fmt: skip
     summary.update(_bench_predict(run.path, args.predict_size))
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))

@@ -17,8 +17,8 @@ from support import REPO_ROOT
 pytestmark = pytest.mark.slow
 
 
-def _run(script: str, *args: str) -> str:
-    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), CUDA_VISIBLE_DEVICES="")
+def _run(script: str, *args: str, **env_vars: str) -> str:
+    env = dict(os.environ, PYTHONPATH=str(REPO_ROOT), CUDA_VISIBLE_DEVICES="", **env_vars)
     done = subprocess.run(
         [sys.executable, str(REPO_ROOT / "benchmarks" / script), *args],
         capture_output=True, text=True, env=env, timeout=300, cwd=REPO_ROOT,
@@ -54,3 +54,19 @@ def test_bench_predict_runs() -> None:
     line = next(x for x in out.splitlines() if x.startswith("ratio tiled / direct, wall"))
     ratio = float(line.split(":")[1].split()[0])
     assert math.isfinite(ratio) and ratio > 0, line
+
+
+@pytest.mark.shared_data
+def test_gpu_check_runs_on_jax(shared_data: Path, tmp_path: Path) -> None:
+    """The GPU machine's check (``gpu_monuseg.py``, Keras on JAX), on the CPU at a tiny size:
+    segkit.train's images/s against a bare fit, the input share and the MFU are figures."""
+    _run("gpu_monuseg.py", "--source", str(shared_data / "monuseg2018-train"), "--limit", "4",
+         "--epochs", "2", "--depth", "2", "--base-filters", "4", "--predict-size", "256",
+         "--bare-epochs", "2", "--peak-tflops", "1", "--out", str(tmp_path),
+         KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")  # fmt: skip
+    figures = json.loads((tmp_path / "summary.json").read_text())
+    assert figures["backend"] == "jax" and figures["train_images_per_epoch"] > 0
+    for key in ("segkit_images_per_s", "bare_fit_images_per_s", "achieved_tflops", "mfu",
+                "forward_gflops_per_image", "predict_ratio"):  # fmt: skip
+        assert math.isfinite(figures[key]) and figures[key] > 0, (key, figures)
+    assert 0.0 <= figures["input_share"] < 1.0, figures

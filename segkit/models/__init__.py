@@ -2,6 +2,7 @@
 from their probabilities."""
 
 from segkit.decision import probabilities_to_mask
+from segkit.models.flops import count_flops
 from segkit.models.resolve import resolve_model
 from segkit.models.saving import ModelInfo, load_model, save_model
 from segkit.models.unet import build_unet, check_input_size
@@ -10,6 +11,7 @@ __all__ = [
     "ModelInfo",
     "build_unet",
     "check_input_size",
+    "count_flops",
     "load_model",
     "probabilities_to_mask",
     "resolve_model",

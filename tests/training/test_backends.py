@@ -47,9 +47,7 @@ def _train_on(backend: str, prepared: Path, instances: Path | None, runs: Path) 
 TINY = {"depth": 2, "base_filters": 4, "batch_size": 4, "sample_figures": 2, "patience": 0}
 
 
-@pytest.fixture(
-    scope="module", params=["jax", pytest.param("torch", marks=pytest.mark.torch)]
-)
+@pytest.fixture(scope="module", params=["jax", pytest.param("torch", marks=pytest.mark.torch)])
 def backend_runs(
     request, prepared_small, prepared_instances, tmp_path_factory
 ) -> tuple[Path, dict]:
