@@ -63,6 +63,7 @@ def _arguments() -> argparse.Namespace:
     ap.add_argument("--predict-size", type=int, default=4096, help="side of the timed image")
     ap.add_argument("--out", default="gpu_out", help="where the data, run and summary go")
     ap.add_argument("--predict-only", action="store_true", help="time prediction only (untrained)")
+    ap.add_argument("--prepare-only", action="store_true", help="prepare OUT/prepared and stop")
     ap.add_argument(
         "--peak-tflops", type=float, default=None,
         help="the device's dense bf16 peak for MFU (default: known GPUs by name)",
@@ -204,6 +205,9 @@ def main() -> None:
 
     out = Path(args.out)
     data = Path(args.data) if args.data else prepare(Path(args.source), out, args.limit)
+    if args.prepare_only:
+        print(f"prepared {data}")
+        return
     if args.predict_only:
         print(json.dumps(_bench_untrained(data, args, out / "untrained"), indent=2))
         return
