@@ -3,9 +3,11 @@
 from segkit.instances.postprocess import (
     DEFAULT_H,
     DEFAULT_MIN_AREA,
+    DEFAULT_MIN_AREA_UM2,
     connected_components,
     labels_from_mask,
     labels_from_probabilities,
+    min_area_pixels,
     relabel,
 )
 from segkit.instances.predict import (
@@ -38,6 +40,8 @@ __all__ = [
     "connected_components",
     "relabel",
     "DEFAULT_MIN_AREA",
+    "DEFAULT_MIN_AREA_UM2",
+    "min_area_pixels",
     "DEFAULT_H",
     "predict_instances",
     "predict_instance_map",

@@ -20,16 +20,40 @@ from scipy import ndimage
 
 __all__ = [
     "DEFAULT_MIN_AREA",
+    "DEFAULT_MIN_AREA_UM2",
     "DEFAULT_H",
+    "min_area_pixels",
     "labels_from_probabilities",
     "labels_from_mask",
     "connected_components",
     "relabel",
 ]
 
+#: Smallest nucleus, in pixels, where the pixel size is unknown.
 DEFAULT_MIN_AREA = 10
+#: Smallest nucleus, in square microns, where the pixel size is known: QuPath's default for its
+#: cell detection. Smaller pieces are fragments of a nucleus or noise (a lymphocyte is ~40 µm²).
+DEFAULT_MIN_AREA_UM2 = 10.0
 DEFAULT_H = 2.0
 _EIGHT = np.ones((3, 3), dtype=bool)
+
+
+def min_area_pixels(
+    pixel_um: tuple[float, float] | float | None, min_area_um2: float = DEFAULT_MIN_AREA_UM2
+) -> int:
+    """The smallest nucleus in pixels of size ``pixel_um`` (µm, or (row, column) µm).
+
+    ``ceil(min_area_um2 / pixel area)``, at least 1; :data:`DEFAULT_MIN_AREA` when the pixel
+    size is unknown (None).
+    """
+    if pixel_um is None:
+        return DEFAULT_MIN_AREA
+    dy, dx = (pixel_um, pixel_um) if isinstance(pixel_um, int | float) else pixel_um
+    if not (dy > 0 and dx > 0):
+        raise ValueError(f"pixel size must be > 0 µm, got {pixel_um!r}")
+    if not min_area_um2 >= 0:
+        raise ValueError(f"min_area_um2 must be >= 0, got {min_area_um2!r}")
+    return max(1, int(np.ceil(min_area_um2 / (float(dy) * float(dx)) - 1e-9)))
 
 
 def relabel(labels: np.ndarray, *, min_area: int = 0, fill_holes: bool = False) -> np.ndarray:

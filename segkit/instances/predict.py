@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from segkit.instances.postprocess import DEFAULT_H, DEFAULT_MIN_AREA, labels_from_probabilities
+from segkit.instances.postprocess import DEFAULT_H, labels_from_probabilities, min_area_pixels
 from segkit.instances.targets import BOUNDARY_CLASS_NAMES
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ __all__ = [
     "InstancePrediction",
     "instance_probabilities",
     "nucleus_classes",
+    "image_pixel_um",
     "predict_instance_map",
     "predict_instances",
     "instances_path",
@@ -32,6 +33,15 @@ __all__ = [
 
 #: ``NAME.png`` -> ``NAME_instances.tif``
 INSTANCES_SUFFIX = "_instances.tif"
+
+
+def image_pixel_um(info: ModelInfo) -> tuple[float, float] | None:
+    """Microns per pixel of the raw image ``info`` predicts (its ``mpp`` divided by the scale
+    that brings the image to it, as :meth:`ModelInfo.at_mpp` sets), or None when unknown."""
+    if info.mpp is None:
+        return None
+    sy, sx = info.scale
+    return float(info.mpp) * float(sy), float(info.mpp) * float(sx)
 
 
 def instance_probabilities(proba: np.ndarray, info: ModelInfo) -> np.ndarray:
@@ -122,7 +132,7 @@ def predict_instance_map(
     overlap: float = 0.25,
     tta: bool = False,
     threshold: float | None = None,
-    min_area: int = DEFAULT_MIN_AREA,
+    min_area: int | None = None,
     h: float = DEFAULT_H,
 ) -> InstancePrediction:
     """Nuclei of a raw image and the probability map behind them (see :func:`predict_instances`)."""
@@ -132,6 +142,8 @@ def predict_instance_map(
     model, info = resolve_model(model if info is None else (model, info))
     proba = predict_proba(model, image, info=info, tile_size=tile_size, overlap=overlap, tta=tta)
     t = info.threshold if threshold is None else float(threshold)
+    if min_area is None:
+        min_area = min_area_pixels(image_pixel_um(info))
     labels = labels_from_probabilities(
         instance_probabilities(proba, info), threshold=t, min_area=min_area, h=h
     )
@@ -147,7 +159,7 @@ def predict_instances(
     overlap: float = 0.25,
     tta: bool = False,
     threshold: float | None = None,
-    min_area: int = DEFAULT_MIN_AREA,
+    min_area: int | None = None,
     h: float = DEFAULT_H,
 ) -> np.ndarray:
     """Instance labels (one id per nucleus) for a raw image.
@@ -169,8 +181,10 @@ def predict_instances(
         Sliding-window options of :func:`segkit.inference.predict_proba`.
     threshold : float, optional
         Foreground probability threshold; default ``info.threshold`` (0.5).
-    min_area : int
-        Objects with fewer pixels (of the raw image) are removed.
+    min_area : int, optional
+        Objects with fewer pixels (of the raw image) are removed. Default: 10 µm²
+        (:data:`segkit.instances.DEFAULT_MIN_AREA_UM2`, QuPath's) in the image's pixels when
+        the model's mpp is known (:func:`image_pixel_um`), else 10 pixels.
     h : float
         Marker depth of the distance-transform watershed (foreground models only).
 

@@ -118,7 +118,8 @@ class SlideNuclei:
     threshold : float, optional
         Foreground threshold (default ``info.threshold``).
     min_area, h
-        As for :func:`segkit.instances.labels_from_probabilities` (model pixels).
+        As for :func:`segkit.instances.labels_from_probabilities` (model pixels); the default
+        ``min_area`` is 10 µm² when the slide's mpp is known, else 10 pixels.
     margin : int, optional
         Seam margin in model pixels (default :func:`default_margin`).
     progress : bool
@@ -142,7 +143,7 @@ class SlideNuclei:
         margin: int | None = None,
         progress: bool = False,
     ) -> None:
-        from segkit.instances.postprocess import DEFAULT_H, DEFAULT_MIN_AREA
+        from segkit.instances.postprocess import DEFAULT_H, min_area_pixels
         from segkit.models.resolve import resolve_model
 
         if not isinstance(slide, Slide):
@@ -159,9 +160,9 @@ class SlideNuclei:
         self.tissue = tissue(slide) if callable(tissue) else tissue
         self.batch_size = batch_size
         self.threshold = self.info.threshold if threshold is None else float(threshold)
-        self.min_area = DEFAULT_MIN_AREA if min_area is None else int(min_area)
         self.h = DEFAULT_H if h is None else float(h)
         self.margin = default_margin(self.model_mpp) if margin is None else int(margin)
+        self.min_area = min_area_pixels(self.model_mpp) if min_area is None else int(min_area)
         if self.margin < 1:
             raise ValueError(f"margin must be >= 1 model pixel, got {margin!r}")
         self.progress = progress

@@ -102,3 +102,22 @@ def test_relabel_is_sequential_and_widens_past_65535():
 def test_empty_probabilities_give_no_instances():
     assert labels_from_probabilities(np.zeros((8, 8))).max() == 0
     assert labels_from_probabilities(_one_hot(np.zeros((8, 8), int))).max() == 0
+
+
+def test_the_smallest_nucleus_is_10_square_microns_where_the_pixel_size_is_known():
+    from segkit.instances import DEFAULT_MIN_AREA, DEFAULT_MIN_AREA_UM2, min_area_pixels
+    from segkit.instances.predict import image_pixel_um
+    from segkit.models import ModelInfo
+
+    assert DEFAULT_MIN_AREA_UM2 == 10.0
+    assert min_area_pixels(0.25) == 160  # 10 / 0.0625
+    assert min_area_pixels((0.5, 0.25)) == 80
+    assert min_area_pixels(0.4, 9.6) == 60  # exact multiples are not rounded up
+    assert min_area_pixels(None) == DEFAULT_MIN_AREA == 10  # unknown scale: pixels
+    assert min_area_pixels(100.0) == 1
+    with pytest.raises(ValueError, match="> 0"):
+        min_area_pixels(0.0)
+    # a raw image's pixel: the model's mpp over the scale that brings the image to it
+    info = ModelInfo(input_shape=(None, None, 3), num_classes=2, mpp=0.4).at_mpp(0.25)
+    assert image_pixel_um(info) == pytest.approx((0.25, 0.25))
+    assert image_pixel_um(ModelInfo(input_shape=(None, None, 3), num_classes=2)) is None
