@@ -14,8 +14,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 
 pack() {
-  mkdir -p .gpu/whl .git/info
-  grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
+  mkdir -p .gpu/whl  # .gpu/ is in .gitignore: it travels only when carried
   keras_version=$($PY -c 'import keras; print(keras.__version__)')
   $PY -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
     --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
