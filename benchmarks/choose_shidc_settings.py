@@ -46,6 +46,7 @@ def p1_errors(
     from segkit.annotations import read_points
     from segkit.imaging import read_image
     from segkit.ki67 import score_ki67_image
+    from segkit.ki67.summary import summarize_counts
 
     root = DATA / "ki67-shidc-sample"
     images = sorted((root / "images").glob("p1_*.jpg"))[:limit]
@@ -54,12 +55,11 @@ def p1_errors(
         image = read_image(path)
         counts = read_points(root / "points" / f"{path.stem}.json").counts()
         pos, neg = counts.get("Positive", 0), counts.get("Negative", 0)
-        truth = 100.0 * pos / (pos + neg) if pos + neg else 0.0
+        truth = summarize_counts(pos, pos + neg).ki67_index
         for i, mpp in enumerate(mpps):
             dab = score_ki67_image(image, model, mpp=mpp).measurements.dab_od_mean
-            for j, t in enumerate(thresholds):
-                positive = int(np.sum(dab >= t))
-                index = 100.0 * positive / len(dab) if len(dab) else 0.0
+            for j, t in enumerate(thresholds):  # the threshold classifier's rule, re-applied
+                index = summarize_counts(int(np.sum(dab >= t)), len(dab)).ki67_index
                 errors[i, j, k] = abs(index - truth)
     return errors.mean(axis=2)
 

@@ -138,7 +138,7 @@ def throughput(
 
     from segkit.dataset import load_manifest
     from segkit.instances.targets import output_class_names
-    from segkit.models import count_flops
+    from segkit.models.flops import TRAINING_FACTOR, count_flops
     from segkit.training.loading import load_arrays
     from segkit.training.loop import build_model
 
@@ -160,7 +160,7 @@ def throughput(
     images = len(pairs)
     segkit_epoch, bare_epoch = _warm(segkit_seconds), _warm(timer.seconds)
     flops = count_flops(model, x.shape[1:])
-    step_flops = 3 * flops
+    step_flops = TRAINING_FACTOR * flops
     achieved = step_flops * images / segkit_epoch / 1e12
     peak = peak or peak_tflops(devices)
     return {
