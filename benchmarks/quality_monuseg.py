@@ -58,7 +58,6 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
@@ -104,7 +103,7 @@ def _config(args: argparse.Namespace, stain_jitter: float) -> Any:
     return TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
-        learning_rate=1e-3,
+        learning_rate=args.learning_rate,
         loss="bce_dice",
         patch_size=args.patch_size,
         patches_per_image=4,
@@ -112,6 +111,10 @@ def _config(args: argparse.Namespace, stain_jitter: float) -> Any:
         base_filters=args.base_filters,
         patience=args.patience,
         stain_jitter=stain_jitter,
+        hue=getattr(args, "hue", 0.0),
+        saturation=getattr(args, "saturation", 0.0),
+        blur=getattr(args, "blur", 0.0),
+        noise=getattr(args, "noise", 0.0),
         stain_normalisation=getattr(args, "stain_normalisation", "none"),
         sample_figures=0,
         seed=1,
@@ -223,7 +226,8 @@ def run_organs(args: argparse.Namespace) -> dict:
             args.source, prepared, template, source_layout=layout, overwrite=True,
             progress=False,
         )  # fmt: skip
-        callbacks = [TimeLimit(args.minutes_per_fold * 60.0, since=fold_start)]
+        anneal = args.learning_rate if args.lr_schedule == "cosine" else None
+        callbacks = [TimeLimit(args.minutes_per_fold * 60.0, since=fold_start, anneal_from=anneal)]
         run = train(
             prepared, _config(args, args.stain_jitter), runs_dir=args.work / "runs",
             run_id=f"fold-{name}", callbacks=callbacks,
@@ -297,6 +301,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--depth", type=int, default=4)
     ap.add_argument("--base-filters", type=int, default=16)
     ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--learning-rate", type=float, default=1e-3)
     ap.add_argument("--patience", type=int, default=20)
     organs = ap.add_argument_group("protocol organs")
     organs.add_argument("--folds", default=None, help="e.g. lung,breast,colon+liver (all organs)")
@@ -304,9 +309,17 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     organs.add_argument("--mpp", type=float, default=0.5, help="µm per pixel of the model")
     organs.add_argument("--tile", type=int, default=512, help="prepared tile size")
     organs.add_argument("--stain-jitter", type=float, default=0.3)
+    organs.add_argument("--hue", type=float, default=0.0, help="largest hue turn")
+    organs.add_argument("--saturation", type=float, default=0.0, help="largest saturation change")
+    organs.add_argument("--blur", type=float, default=0.0, help="largest blur sigma, pixels")
+    organs.add_argument("--noise", type=float, default=0.0, help="largest noise std / 255")
     organs.add_argument(
         "--stain-normalisation", choices=("none", "macenko", "reinhard"), default="none",
         help="fitted on the training organs, saved with the model, applied when predicting",
+    )  # fmt: skip
+    organs.add_argument(
+        "--lr-schedule", choices=("constant", "cosine"), default="constant",
+        help="cosine: the learning rate falls along a cosine over the fold's time budget",
     )  # fmt: skip
     split = ap.add_argument_group("protocol split (the old benchmark)")
     split.add_argument("--minutes", type=float, default=None, help="stop training after this")

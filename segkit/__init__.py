@@ -2,8 +2,8 @@
 
 The top-level namespace is light: it imports no deep-learning framework. Import the
 sub-packages (``segkit.models``, ``segkit.training``, ...) for the heavy parts. Importing
-segkit quiets TensorFlow's C++ start-up log lines unless ``TF_CPP_MIN_LOG_LEVEL`` or
-``TF_ENABLE_ONEDNN_OPTS`` is already set (see ``segkit._tf``).
+segkit quiets TensorFlow's C++ start-up log lines (its oneDNN notice included, with oneDNN's
+kernels left on) unless ``TF_CPP_MIN_LOG_LEVEL`` is already set to 0 (see ``segkit._tf``).
 """
 
 from __future__ import annotations

@@ -48,6 +48,14 @@ def test_bench_train_runs() -> None:
         assert math.isfinite(ratio) and ratio > 0, figures
 
 
+def test_bench_onednn_runs() -> None:
+    out = _run("bench_onednn.py", "--steps", "2", "--batch", "1", "--patch", "32")
+    figures, _ = json.JSONDecoder().raw_decode(out[out.index("{") :])
+    assert figures["onednn_active"][0] is False  # the setting reaches each process
+    for key in ("onednn_off_step_ms", "onednn_on_step_ms", "speedup_onednn"):
+        assert math.isfinite(figures[key]) and figures[key] > 0, (key, figures)
+
+
 def test_bench_predict_runs() -> None:
     out = _run("bench_predict.py", "--size", "256", "--tile", "64", "--depth", "2",
                "--filters", "4", "--repeat", "1")  # fmt: skip

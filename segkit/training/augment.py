@@ -13,9 +13,9 @@ from typing import Any
 
 import tensorflow as tf
 
-from segkit.training.augment_numpy import STAINS
+from segkit.training.augment_numpy import STAINS, blur_radius
 
-__all__ = ["augment_pair", "random_patch", "center_crop", "stain_jitter"]
+__all__ = ["augment_pair", "random_patch", "center_crop", "stain_jitter", "gaussian_blur"]
 
 
 def _split_seed(seed: Any, n: int) -> Any:
@@ -72,6 +72,23 @@ def _stain_jitter(image: Any, seed: Any, strength: float) -> Any:
     return tf.reshape(tf.clip_by_value(out, 0.0, 255.0), tf.shape(image))
 
 
+def gaussian_blur(image: Any, sigma: Any, radius: int) -> Any:
+    """Blur each channel of ``(H, W, C)`` with a separable Gaussian, the border mirrored.
+
+    As :func:`segkit.training.augment_numpy.gaussian_blur`; ``sigma`` may be a tensor.
+    """
+    x = tf.range(-radius, radius + 1, dtype=tf.float32)
+    weights = tf.exp(-0.5 * tf.square(x / tf.maximum(tf.cast(sigma, tf.float32), 0.01)))
+    weights = weights / tf.reduce_sum(weights)
+    channels = image.shape[-1]
+    rows = tf.tile(tf.reshape(weights, (-1, 1, 1, 1)), (1, 1, channels, 1))
+    cols = tf.tile(tf.reshape(weights, (1, -1, 1, 1)), (1, 1, channels, 1))
+    padded = tf.pad(image, ((radius, radius), (radius, radius), (0, 0)), mode="REFLECT")
+    out = tf.nn.depthwise_conv2d(padded[None], rows, (1, 1, 1, 1), "VALID")
+    out = tf.nn.depthwise_conv2d(out, cols, (1, 1, 1, 1), "VALID")
+    return out[0]
+
+
 def augment_pair(
     image: Any,
     mask: Any,
@@ -82,6 +99,10 @@ def augment_pair(
     brightness: float = 0.1,
     contrast: float = 0.1,
     stain_jitter: float = 0.0,
+    hue: float = 0.0,
+    saturation: float = 0.0,
+    blur: float = 0.0,
+    noise: float = 0.0,
 ) -> tuple[Any, Any]:
     """Randomly flip and rotate image and mask together; jitter the image's intensity.
 
@@ -98,6 +119,14 @@ def augment_pair(
         Largest brightness shift (fraction of 255) and contrast factor change, image only.
     stain_jitter : float
         Strength of the stain augmentation (:func:`stain_jitter`; RGB images, 0: off).
+    hue, saturation : float
+        Largest hue turn (fraction of the colour circle) and saturation factor change (RGB
+        images, 0: off).
+    blur : float
+        Largest Gaussian blur sigma in pixels: sigma uniform in ``[0, blur]`` (0: off).
+    noise : float
+        Largest standard deviation of additive Gaussian noise, fraction of 255: drawn uniform in
+        ``[0, noise]`` per image (0: off).
 
     Returns
     -------
@@ -118,6 +147,14 @@ def augment_pair(
     out_image, out_mask = _unstack(stack, channels, mask.dtype)
     if stain_jitter > 0 and channels == 3:
         out_image = _stain_jitter(out_image, _split_seed(seeds[4], 2)[1], stain_jitter)
+    extra = _split_seed(seeds[3], 6)  # the options added later draw from their own seeds
+    if hue > 0 and channels == 3:
+        turn = tf.random.stateless_uniform((), extra[0], -hue, hue)
+        out_image = tf.image.adjust_hue(out_image / 255.0, turn) * 255.0
+    if saturation > 0 and channels == 3:
+        factor = tf.random.stateless_uniform((), extra[1], 1.0 - saturation, 1.0 + saturation)
+        rgb = tf.clip_by_value(out_image / 255.0, 0.0, 1.0)
+        out_image = tf.image.adjust_saturation(rgb, factor) * 255.0
     if brightness > 0:
         delta = tf.random.stateless_uniform((), seeds[3], -brightness, brightness) * 255.0
         out_image = out_image + delta
@@ -127,6 +164,13 @@ def augment_pair(
         out_image = (out_image - mean) * factor + mean
     if brightness > 0 or contrast > 0:
         out_image = tf.clip_by_value(out_image, 0.0, 255.0)
+    if blur > 0:
+        sigma = tf.random.stateless_uniform((), extra[2], 0.0, blur)
+        out_image = gaussian_blur(out_image, sigma, blur_radius(blur))
+    if noise > 0:
+        std = tf.random.stateless_uniform((), extra[3], 0.0, noise) * 255.0
+        jitter = tf.random.stateless_normal(tf.shape(out_image), extra[4]) * std
+        out_image = tf.clip_by_value(out_image + jitter, 0.0, 255.0)
     out_image.set_shape(image.shape)
     out_mask.set_shape(mask.shape)
     return out_image, out_mask

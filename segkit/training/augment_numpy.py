@@ -1,11 +1,11 @@
 """Paired augmentation in NumPy, for the backend-neutral input pipeline.
 
 The same transformations, parameters and distributions as :mod:`segkit.training.augment` (the
-``tf.data`` version): flips, 90-degree rotations, stain jitter, brightness and contrast, with
-image and mask given the same random geometry. Randomness comes from a
-``numpy.random.Generator`` (:func:`sample_rng` seeds one per sample), so a run is reproducible;
-the random streams differ from TensorFlow's stateless ones, so the same seed draws other
-patches and flips than under ``tf.data``, from the same distributions.
+``tf.data`` version): flips, 90-degree rotations, stain jitter, hue and saturation, brightness
+and contrast, blur and noise, with image and mask given the same random geometry. Randomness
+comes from a ``numpy.random.Generator`` (:func:`sample_rng` seeds one per sample), so a run is
+reproducible; the random streams differ from TensorFlow's stateless ones, so the same seed
+draws other patches and flips than under ``tf.data``, from the same distributions.
 
 ``image`` is float32 ``(H, W, C)`` with raw values 0..255 and ``mask`` integer ``(H, W, 1)``
 class indices; masks are never interpolated.
@@ -14,8 +14,20 @@ class indices; masks are never interpolated.
 from __future__ import annotations
 
 import numpy as np
+from scipy import ndimage
 
-__all__ = ["STAINS", "sample_rng", "augment_pair", "random_patch", "center_crop", "stain_jitter"]
+__all__ = [
+    "STAINS",
+    "sample_rng",
+    "augment_pair",
+    "random_patch",
+    "center_crop",
+    "stain_jitter",
+    "gaussian_kernel",
+    "blur_radius",
+    "adjust_hue_saturation",
+    "gaussian_blur",
+]
 
 #: Rows: hematoxylin, eosin, DAB optical density vectors (QuPath's and Ruifrok's defaults):
 #: together a basis of RGB optical density, so H&E and IHC images both decompose into it.
@@ -86,6 +98,42 @@ def _stain_jitter(image: np.ndarray, rng: np.random.Generator, strength: float) 
     return np.clip(out, 0.0, 255.0).reshape(image.shape).astype(np.float32)
 
 
+def gaussian_kernel(sigma: float, radius: int) -> np.ndarray:
+    """The normalised 1-D Gaussian of ``sigma`` pixels on ``-radius..radius`` (both pipelines).
+
+    ``sigma`` below 0.01 gives the identity (a single 1 in the middle).
+    """
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    weights = np.exp(-0.5 * (x / max(float(sigma), 0.01)) ** 2)
+    return (weights / weights.sum()).astype(np.float32)
+
+
+def blur_radius(blur: float) -> int:
+    """Half-width of the blur kernel for sigmas up to ``blur``: ``ceil(3 * blur)``."""
+    return int(np.ceil(3.0 * blur))
+
+
+def gaussian_blur(image: np.ndarray, sigma: float, radius: int) -> np.ndarray:
+    """Blur each channel with a separable Gaussian, the border mirrored (edge not repeated)."""
+    kernel = gaussian_kernel(sigma, radius)
+    out = ndimage.convolve1d(image, kernel, axis=0, mode="mirror")
+    return ndimage.convolve1d(out, kernel, axis=1, mode="mirror")
+
+
+def adjust_hue_saturation(image: np.ndarray, hue: float, saturation: float) -> np.ndarray:
+    """Turn the hue by ``hue`` (fraction of the colour circle), scale the saturation.
+
+    ``image`` RGB, values 0..255; HSV as :func:`tf.image.adjust_hue` and
+    :func:`tf.image.adjust_saturation` define it (saturation clipped to 0..1).
+    """
+    from skimage.color import hsv2rgb, rgb2hsv
+
+    hsv = rgb2hsv(np.clip(image, 0.0, 255.0) / 255.0)
+    hsv[..., 0] = np.mod(hsv[..., 0] + hue, 1.0)
+    hsv[..., 1] = np.clip(hsv[..., 1] * saturation, 0.0, 1.0)
+    return (hsv2rgb(hsv) * 255.0).astype(np.float32)
+
+
 def augment_pair(
     image: np.ndarray,
     mask: np.ndarray,
@@ -96,6 +144,10 @@ def augment_pair(
     brightness: float = 0.1,
     contrast: float = 0.1,
     stain_jitter: float = 0.0,
+    hue: float = 0.0,
+    saturation: float = 0.0,
+    blur: float = 0.0,
+    noise: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Randomly flip and rotate image and mask together; jitter the image's intensity.
 
@@ -112,6 +164,14 @@ def augment_pair(
         Largest brightness shift (fraction of 255) and contrast factor change, image only.
     stain_jitter : float
         Strength of the stain augmentation (:func:`stain_jitter`; RGB images, 0: off).
+    hue, saturation : float
+        Largest hue turn (fraction of the colour circle) and saturation factor change (RGB
+        images, 0: off).
+    blur : float
+        Largest Gaussian blur sigma in pixels: sigma uniform in ``[0, blur]`` (0: off).
+    noise : float
+        Largest standard deviation of additive Gaussian noise, fraction of 255: drawn uniform in
+        ``[0, noise]`` per image (0: off).
 
     Returns
     -------
@@ -131,6 +191,10 @@ def augment_pair(
     out = np.asarray(image, np.float32)
     if stain_jitter > 0 and out.shape[-1] == 3:
         out = _stain_jitter(out, rng, stain_jitter)
+    if (hue > 0 or saturation > 0) and out.shape[-1] == 3:
+        turn = rng.uniform(-hue, hue) if hue > 0 else 0.0
+        factor = rng.uniform(1.0 - saturation, 1.0 + saturation) if saturation > 0 else 1.0
+        out = adjust_hue_saturation(out, turn, factor)
     if brightness > 0:
         out = out + np.float32(rng.uniform(-brightness, brightness) * 255.0)
     if contrast > 0:
@@ -139,4 +203,9 @@ def augment_pair(
         out = (out - mean) * factor + mean
     if brightness > 0 or contrast > 0:
         out = np.clip(out, 0.0, 255.0)
+    if blur > 0:
+        out = gaussian_blur(out, rng.uniform(0.0, blur), blur_radius(blur))
+    if noise > 0:
+        std = rng.uniform(0.0, noise) * 255.0
+        out = np.clip(out + rng.normal(0.0, 1.0, out.shape).astype(np.float32) * std, 0.0, 255.0)
     return np.ascontiguousarray(out, np.float32), np.ascontiguousarray(mask)

@@ -158,12 +158,19 @@ class TimeLimit(keras.callbacks.Callback):
     since : float, optional
         ``time.perf_counter()`` value the budget counts from (default: training start).
         The run is then finished normally: the best epoch is saved and evaluated.
+    anneal_from : float, optional
+        Also lower the learning rate along a cosine over the budget: each epoch starts at
+        ``anneal_from * (0.01 + 0.99 * (1 + cos(pi * spent)) / 2)``, ``spent`` the fraction of
+        the budget used so far (``None``: the learning rate is left alone).
     """
 
-    def __init__(self, seconds: float, *, since: float | None = None) -> None:
+    def __init__(
+        self, seconds: float, *, since: float | None = None, anneal_from: float | None = None
+    ) -> None:
         super().__init__()
         self.seconds = float(seconds)
         self.since = since
+        self.anneal_from = anneal_from
         self._epoch_seconds = 0.0
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
@@ -172,6 +179,10 @@ class TimeLimit(keras.callbacks.Callback):
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch_start = time.perf_counter()
+        if self.anneal_from is not None:
+            spent = min(max((self._epoch_start - float(self.since)) / self.seconds, 0.0), 1.0)
+            factor = 0.01 + 0.99 * (1.0 + math.cos(math.pi * spent)) / 2.0
+            self.model.optimizer.learning_rate.assign(self.anneal_from * factor)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         now = time.perf_counter()

@@ -53,6 +53,10 @@ _FLOATS: tuple[tuple[str, float, float, bool], ...] = (
     ("brightness", 0.0, 1.0, False),
     ("contrast", 0.0, 1.0, False),
     ("stain_jitter", 0.0, 1.0, False),
+    ("hue", 0.0, 0.5, False),
+    ("saturation", 0.0, 1.0, False),
+    ("blur", 0.0, 2.0, False),
+    ("noise", 0.0, 0.5, False),
     ("min_delta", 0.0, 1e6, False),
     ("threshold", 0.0, 1.0, True),
 )
@@ -90,7 +94,7 @@ class TrainConfig:
     depth, base_filters, batch_norm, dropout, upsampling
         U-Net architecture (see :func:`segkit.models.build_unet`).
     augment : bool
-        Paired augmentation of training pairs; the next four fields tune it.
+        Paired augmentation of training pairs; the fields below up to ``noise`` tune it.
     flip, rotate90 : bool
         Random horizontal/vertical flips and 90-degree rotations (image and mask together).
     brightness, contrast : float
@@ -101,6 +105,15 @@ class TrainConfig:
         images; 0 disables, 0.05 light, 0.3 strong). For brightfield histology 0.3 is the
         measured choice: on MoNuSeg organs left out of training it raised Dice from 0.735
         (0.1) to 0.769 (README, ``benchmarks/quality_monuseg.py``).
+    hue, saturation : float
+        Largest hue turn (fraction of the colour circle: 0.05 is 18 degrees) and largest
+        relative saturation change, in HSV (RGB images; 0 disables).
+    blur : float
+        Largest Gaussian blur sigma in pixels (0..2; sigma drawn in ``[0, blur]``): slides
+        scanned slightly out of focus.
+    noise : float
+        Largest standard deviation of additive Gaussian noise as a fraction of 255 (drawn in
+        ``[0, noise]`` per patch): camera and compression noise.
     stain_normalisation : {'none', 'macenko', 'reinhard'}
         Normalise every image's stain to a target fitted on the training images
         (:mod:`segkit.stain_normalisation`; RGB data sets only), in both input pipelines
@@ -148,6 +161,10 @@ class TrainConfig:
     brightness: float = 0.1
     contrast: float = 0.1
     stain_jitter: float = 0.0
+    hue: float = 0.0
+    saturation: float = 0.0
+    blur: float = 0.0
+    noise: float = 0.0
     stain_normalisation: str = "none"
     patience: int = 10
     min_delta: float = 0.0

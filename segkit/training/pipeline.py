@@ -138,6 +138,10 @@ def _training_branch(ds: Any, count: int, size: tuple[int, int], config: TrainCo
                 brightness=config.brightness,
                 stain_jitter=config.stain_jitter,
                 contrast=config.contrast,
+                hue=config.hue,
+                saturation=config.saturation,
+                blur=config.blur,
+                noise=config.noise,
             )
         return image, mask
 

@@ -137,7 +137,7 @@ def test_notebook_runs_under_papermill_and_nbval(name, tmp_path):
     lax = tmp_path / "nbval"
     lax.mkdir()
     shutil.copy(executed, lax / executed.name)
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run(
         [
             sys.executable,

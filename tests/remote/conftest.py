@@ -160,7 +160,6 @@ def remote_config(tmp_path: Path):
         workdir=str(tmp_path / "remote_home"),
         env={
             "TF_CPP_MIN_LOG_LEVEL": "3",
-            "TF_ENABLE_ONEDNN_OPTS": "0",
             "KERAS_BACKEND": "tensorflow",
             "MPLBACKEND": "Agg",
             "PYTHONUNBUFFERED": "1",

@@ -111,3 +111,55 @@ def test_the_parameters_follow_the_configured_ranges():
         for s in range(200)
     ]
     assert -25.5 <= min(shifts) < -15 and 15 < max(shifts) <= 25.5  # uniform in +-0.1 * 255
+
+
+def test_blur_keeps_the_mean_and_smooths_an_edge():
+    from segkit.training.augment_numpy import blur_radius, gaussian_blur, gaussian_kernel
+
+    kernel = gaussian_kernel(1.0, 3)
+    assert kernel.sum() == pytest.approx(1.0) and kernel[3] == kernel.max()
+    np.testing.assert_array_equal(gaussian_kernel(0.0, 2), [0, 0, 1, 0, 0])  # sigma 0: identity
+    assert blur_radius(2.0) == 6 and blur_radius(0.4) == 2
+    edge = np.zeros((16, 16, 3), np.float32)
+    edge[:, 8:] = 200.0
+    out = gaussian_blur(edge, 1.5, blur_radius(1.5))
+    assert out.mean() == pytest.approx(edge.mean(), rel=1e-4)  # mirrored border: no loss
+    assert 0 < out[0, 7, 0] < 100 < out[0, 8, 0] < 200  # the step becomes a ramp
+    np.testing.assert_allclose(out[:, :, 0], out[:, :, 1])  # channels alike
+
+
+def test_hue_and_saturation_change_colour_not_grey():
+    from segkit.training.augment_numpy import adjust_hue_saturation
+
+    grey = np.full((2, 2, 3), 120.0, np.float32)
+    np.testing.assert_allclose(adjust_hue_saturation(grey, 0.2, 1.5), grey, atol=1e-3)
+    red = np.zeros((1, 1, 3), np.float32)
+    red[..., 0] = 200.0
+    np.testing.assert_allclose(adjust_hue_saturation(red, 1 / 3, 1.0)[0, 0], [0, 200, 0], atol=1e-3)
+    pale = adjust_hue_saturation(red, 0.0, 0.5)[0, 0]  # half the saturation: 200, 100, 100
+    np.testing.assert_allclose(pale, [200, 100, 100], atol=1e-3)
+
+
+def test_blur_noise_hue_saturation_touch_the_image_only_and_are_seeded():
+    sample = make_synthetic_sample(32, 32, seed=2)
+    image = sample.image.astype(np.float32)
+    mask = (sample.labels > 0)[..., None].astype(np.uint8)
+    options = {"hue": 0.05, "saturation": 0.2, "blur": 1.0, "noise": 0.05}
+    a = augment_pair(image, mask, sample_rng(1, 2), flip=False, rotate90=False, **options)
+    b = augment_pair(image, mask, sample_rng(1, 2), flip=False, rotate90=False, **options)
+    np.testing.assert_array_equal(a[0], b[0])
+    np.testing.assert_array_equal(a[1], mask)
+    assert a[0].min() >= 0 and a[0].max() <= 255 and np.abs(a[0] - image).mean() > 1.0
+    # options left at 0 draw nothing: the earlier augmentations are unchanged
+    plain = augment_pair(image, mask, sample_rng(1, 2), stain_jitter=0.3)
+    extra = augment_pair(image, mask, sample_rng(1, 2), stain_jitter=0.3, noise=0.0, blur=0.0)
+    np.testing.assert_array_equal(plain[0], extra[0])
+    sigmas = []
+    flat = np.zeros((8, 8, 1), np.float32)
+    for s in range(100):
+        out = augment_pair(flat + 100.0, flat.astype(np.uint8), sample_rng(s), flip=False,
+                           rotate90=False, brightness=0.0, contrast=0.0, noise=0.1)[0]  # fmt: skip
+        sigmas.append(float(out.std()))
+    assert (
+        max(sigmas) < 0.1 * 255 * 1.5 and min(sigmas) < 5 and max(sigmas) > 15
+    )  # std in [0, 25.5]

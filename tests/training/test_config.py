@@ -28,6 +28,9 @@ def test_json_round_trip(tmp_path):
         ("mixed_precision", True),
         ("monitor", "accuracy"),
         ("dropout", 1.5),
+        ("blur", 2.5),
+        ("hue", -0.1),
+        ("noise", 0.6),
     ],
 )
 def test_validation_names_the_field(field, value):
@@ -53,3 +56,15 @@ def test_replace_and_auto_loss():
     assert config.resolved_loss(2) == "bce_dice"
     assert config.resolved_loss(4) == "ce_dice"
     assert TrainConfig(loss="focal").resolved_loss(2) == "focal"
+
+
+def test_augmentation_flags_of_the_command_line():
+    from segkit.cli import build_parser
+    from segkit.commands.train import config_from_args
+
+    flags = ["--stain-jitter", "0.3", "--hue", "0.05", "--saturation", "0.2", "--blur", "1"]
+    args = build_parser().parse_args(["train", "DST", *flags, "--noise", "0.02"])
+    config = config_from_args(args)
+    assert (config.stain_jitter, config.hue, config.saturation) == (0.3, 0.05, 0.2)
+    assert (config.blur, config.noise, config.brightness) == (1.0, 0.02, 0.1)
+    assert TrainConfig.from_dict({"epochs": 2}).blur == 0.0  # older config.json files read as off

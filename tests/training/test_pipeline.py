@@ -43,3 +43,13 @@ def test_patch_larger_than_images_is_named(prepared_small):
     manifest = load_manifest(prepared_small)
     with pytest.raises(ValueError, match="patch_size"):
         make_dataset(manifest, "train", TrainConfig(patch_size=64, depth=2), training=True)
+
+
+def test_colour_blur_and_noise_options_reach_the_batches(prepared_small):
+    manifest = load_manifest(prepared_small)
+    plain = TrainConfig(batch_size=3, patch_size=16, depth=2, seed=5, brightness=0.0, contrast=0.0)
+    noisy = plain.replace(hue=0.05, saturation=0.2, blur=1.0, noise=0.05)
+    a_images, a_masks = next(iter(make_dataset(manifest, "train", plain, training=True)))
+    b_images, b_masks = next(iter(make_dataset(manifest, "train", noisy, training=True)))
+    np.testing.assert_array_equal(a_masks.numpy(), b_masks.numpy())
+    assert np.abs(a_images.numpy() - b_images.numpy()).mean() > 1.0

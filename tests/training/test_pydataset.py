@@ -116,3 +116,12 @@ def test_follow_epochs_sets_the_epoch_fit_begins():
     fake = Fake()
     FollowEpochs(fake).on_epoch_begin(7)  # type: ignore[arg-type]
     assert fake.epoch == 7
+
+
+def test_colour_blur_and_noise_options_reach_the_batches(manifest):
+    plain = CONFIG.replace(brightness=0.0, contrast=0.0)
+    noisy = plain.replace(hue=0.05, saturation=0.2, blur=1.0, noise=0.05)
+    a_images, a_masks = PairDataset(manifest, "train", plain, training=True)[0]
+    b_images, b_masks = PairDataset(manifest, "train", noisy, training=True)[0]
+    np.testing.assert_array_equal(a_masks, b_masks)  # the same patches, flips and turns
+    assert np.abs(a_images - b_images).mean() > 1.0

@@ -183,6 +183,33 @@ def test_time_limit_stops_before_the_budget_runs_out():
     assert relaxed.model.stop_training is False
 
 
+def test_time_limit_anneals_the_learning_rate_over_the_budget():
+    import types
+
+    import keras
+
+    from segkit.training.callbacks import TimeLimit
+
+    rate = keras.Variable(1.0)
+    fake = types.SimpleNamespace(
+        stop_training=False, optimizer=types.SimpleNamespace(learning_rate=rate)
+    )
+    rates = []
+    for spent in (0.0, 0.5, 1.0, 3.0):
+        limit = TimeLimit(10.0, since=time.perf_counter() - 10.0 * spent, anneal_from=2e-3)
+        limit.set_model(fake)
+        limit.on_epoch_begin(0)
+        rates.append(float(rate.numpy()))
+    assert rates[0] == pytest.approx(2e-3, rel=1e-3)  # the full rate at the start
+    assert rates[1] == pytest.approx(2e-3 * (0.01 + 0.99 * 0.5), rel=1e-3)
+    assert rates[2] == pytest.approx(2e-5, rel=1e-3) and rates[3] == rates[2]  # 1 % at the end
+    plain = TimeLimit(10.0)  # without anneal_from the rate is left alone
+    plain.set_model(fake)
+    plain.on_train_begin()
+    plain.on_epoch_begin(0)
+    assert float(rate.numpy()) == pytest.approx(2e-5, rel=1e-3)
+
+
 def test_saved_model_info_is_the_data_sets_at_the_patch_size(prepared_small):
     from segkit.training.loop import _model_info
 
