@@ -60,6 +60,7 @@ def _arguments() -> argparse.Namespace:
     ap.add_argument("--base-filters", type=int, default=32)
     ap.add_argument("--learning-rate", type=float, default=1e-3)
     ap.add_argument("--no-mixed-precision", action="store_true")
+    ap.add_argument("--bf16", action="store_true", help="mixed_bfloat16 instead of mixed_float16")
     ap.add_argument("--predict-size", type=int, default=4096, help="side of the timed image")
     ap.add_argument("--out", default="gpu_out", help="where the data, run and summary go")
     ap.add_argument("--predict-only", action="store_true", help="time prediction only (untrained)")
@@ -219,7 +220,7 @@ def main() -> None:
         learning_rate=args.learning_rate,
         loss="bce_dice",
         patience=0,
-        mixed_precision="off" if args.no_mixed_precision else "auto",
+        mixed_precision="off" if args.no_mixed_precision else "bf16" if args.bf16 else "auto",
         sample_figures=0,
     )
     started = time.perf_counter()

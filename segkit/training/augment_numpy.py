@@ -192,9 +192,9 @@ def augment_pair(
     if stain_jitter > 0 and out.shape[-1] == 3:
         out = _stain_jitter(out, rng, stain_jitter)
     if (hue > 0 or saturation > 0) and out.shape[-1] == 3:
-        turn = rng.uniform(-hue, hue) if hue > 0 else 0.0
-        factor = rng.uniform(1.0 - saturation, 1.0 + saturation) if saturation > 0 else 1.0
-        out = adjust_hue_saturation(out, turn, factor)
+        turn = float(rng.uniform(-hue, hue)) if hue > 0 else 0.0
+        gain = float(rng.uniform(1.0 - saturation, 1.0 + saturation)) if saturation > 0 else 1.0
+        out = adjust_hue_saturation(out, turn, gain)
     if brightness > 0:
         out = out + np.float32(rng.uniform(-brightness, brightness) * 255.0)
     if contrast > 0:

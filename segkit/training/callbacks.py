@@ -180,7 +180,8 @@ class TimeLimit(keras.callbacks.Callback):
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._epoch_start = time.perf_counter()
         if self.anneal_from is not None:
-            spent = min(max((self._epoch_start - float(self.since)) / self.seconds, 0.0), 1.0)
+            since = self._epoch_start if self.since is None else self.since
+            spent = min(max((self._epoch_start - since) / self.seconds, 0.0), 1.0)
             factor = 0.01 + 0.99 * (1.0 + math.cos(math.pi * spent)) / 2.0
             self.model.optimizer.learning_rate.assign(self.anneal_from * factor)
 

@@ -22,7 +22,7 @@ __all__ = [
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 LOSSES = ("auto", "bce", "dice", "bce_dice", "focal", "ce_dice")
-MIXED_PRECISION = ("auto", "on", "off")
+MIXED_PRECISION = ("auto", "on", "off", "bf16")
 MONITORS = ("val_loss", "val_dice", "loss", "dice")
 UPSAMPLING = ("transpose", "bilinear")
 STAIN_NORMALISATION = ("none", "macenko", "reinhard")
@@ -127,8 +127,11 @@ class TrainConfig:
         What "best" means for the best checkpoint and early stopping.
     seed : int
         Seeds weights, shuffling and augmentation.
-    mixed_precision : {'auto', 'on', 'off'}
-        ``auto``: ``mixed_float16`` when a GPU is present.
+    mixed_precision : {'auto', 'on', 'off', 'bf16'}
+        ``on``: Keras's ``mixed_float16`` (float16 compute, float32 weights, loss scaling);
+        ``auto``: ``on`` when a GPU is present; ``bf16``: ``mixed_bfloat16`` (bfloat16
+        compute, float32 weights, no loss scaling; for GPUs from Ampere on, TPUs, and CPUs
+        with AVX-512 BF16 or AMX, which float16 does not speed up).
     threshold : float
         Probability threshold for binary masks, stored with the model.
     cache : bool

@@ -89,6 +89,8 @@ def _architecture(config: TrainConfig, channels: int, num_classes: int) -> keras
 
 
 def _precision(config: TrainConfig, gpus: int) -> str:
+    if config.mixed_precision == "bf16":
+        return "mixed_bfloat16"
     if config.mixed_precision == "on" or (config.mixed_precision == "auto" and gpus > 0):
         return "mixed_float16"
     return "float32"

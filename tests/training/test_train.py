@@ -38,6 +38,7 @@ class Recorder(keras.callbacks.Callback):
     def on_train_begin(self, logs=None):
         self.iterations_at_start = int(self.model.optimizer.iterations.numpy())
         self.float16_layers = sum(lay.compute_dtype == "float16" for lay in self.model.layers)
+        self.bfloat16_layers = sum(lay.compute_dtype == "bfloat16" for lay in self.model.layers)
         self.output_dtype = self.model.get_layer("probabilities").compute_dtype
 
     def on_epoch_begin(self, epoch, logs=None):
@@ -159,6 +160,18 @@ def test_mixed_precision_path_and_its_resume(prepared_small, tmp_path):
     assert recorder.epochs == [1]
     assert recorder.float16_layers > 0
     assert recorder.output_dtype == "float32"
+    model, _ = load_model(run.path)
+    assert all(layer.compute_dtype == "float32" for layer in model.layers)
+    assert np.isfinite(run.metrics["test"]["loss"])
+
+
+def test_bfloat16_mixed_precision(prepared_small, tmp_path):
+    recorder = Recorder()
+    config = TrainConfig(epochs=1, mixed_precision="bf16", **TINY)
+    run = train(prepared_small, config, runs_dir=tmp_path, run_id="bf", callbacks=[recorder])
+    assert run.environment["precision"] == "mixed_bfloat16"
+    assert recorder.bfloat16_layers > 0 and recorder.output_dtype == "float32"
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored afterwards
     model, _ = load_model(run.path)
     assert all(layer.compute_dtype == "float32" for layer in model.layers)
     assert np.isfinite(run.metrics["test"]["loss"])
