@@ -8,7 +8,8 @@
 #
 # The GPU image has JAX, NumPy, SciPy, scikit-image, Pillow, tifffile and matplotlib but no
 # Keras (nor TensorFlow): pack fetches Keras (this machine's version), namex and optree as
-# Python 3.12 wheels. EPOCHS (default 60) sets the training length of run.
+# Python 3.12 wheels. EPOCHS (default 60) sets the training length of run; BF16=1 trains with
+# mixed_bfloat16 instead of mixed_float16.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
@@ -31,7 +32,7 @@ run() {
     --target /tmp/site .gpu/whl/*.whl
   export PYTHONPATH="/tmp/site:$PWD" KERAS_BACKEND=jax PYTHONUNBUFFERED=1
   nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv | tee "$out/gpu.txt" || true
-  $PY benchmarks/gpu_monuseg.py --data .gpu/prepared --epochs "${EPOCHS:-60}" \
+  $PY benchmarks/gpu_monuseg.py --data .gpu/prepared --epochs "${EPOCHS:-60}" ${BF16:+--bf16} \
     --out /tmp/gpu_run 2>&1 | tee "$out/gpu_monuseg.log"
   cp /tmp/gpu_run/summary.json "$out/summary.json"
 }
