@@ -119,14 +119,9 @@ def augment_pair(
         Largest brightness shift (fraction of 255) and contrast factor change, image only.
     stain_jitter : float
         Strength of the stain augmentation (:func:`stain_jitter`; RGB images, 0: off).
-    hue, saturation : float
-        Largest hue turn (fraction of the colour circle) and saturation factor change (RGB
-        images, 0: off).
-    blur : float
-        Largest Gaussian blur sigma in pixels: sigma uniform in ``[0, blur]`` (0: off).
-    noise : float
-        Largest standard deviation of additive Gaussian noise, fraction of 255: drawn uniform in
-        ``[0, noise]`` per image (0: off).
+    hue, saturation, blur, noise : float
+        Colour, blur and noise augmentation, as
+        :func:`segkit.training.augment_numpy.augment_pair` defines them (0: off).
 
     Returns
     -------
