@@ -8,11 +8,10 @@ every **p1** image are found once; each DAB threshold in ``--thresholds`` then c
 mean absolute error over the p1 images is printed, with the pair of lowest error. Patient p2
 is never read: it is the held-out test.
 
-``quality_cells.py`` uses 0.16 µm/px and DAB 0.14 (``P1_MPP``, ``P1_DAB``), the lowest of this
-sweep when nuclei under 10 pixels were dropped. With the 10 µm² minimum (today's default) the
-surface is flat there: 5.2 at (0.16, 0.14), 4.7 at (0.24, 0.16), 4.7-5.3 over 0.16-0.24 µm/px
-and DAB 0.14-0.16, the lowest at the grid's edge; the settings were kept rather than chosen
-again after p2 had been scored with them.
+``quality_cells.py`` uses the lowest point of this sweep for the shipped model, taken as it
+came (``P1_MPP``, ``P1_DAB``): 0.22 µm/px and DAB 0.18 (p1 MAE 5.05). The surface is flat:
+5.0-6.0 points between DAB 0.16 and 0.20 at every scale from 0.12 to 0.24 µm/px. Choose again,
+on p1 only, whenever ``segkit:nuclei`` changes.
 
 Usage::
 

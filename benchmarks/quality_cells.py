@@ -62,7 +62,7 @@ from train_nuclei_model import GLIOMA_HELD_OUT, MONUSEG_HELD_OUT, MONUSEG_MPP  #
 
 METHODS = ("classical", "model + DAB", "model classes", "model + DAB (p1)", "model + filter")
 #: SHIDC settings chosen on patient p1 (leave-one-image-out; benchmarks/train_cell_filter.py)
-P1_MPP, P1_DAB = 0.16, 0.14
+P1_MPP, P1_DAB = 0.22, 0.18
 CELL_FILTER = "segkit:shidc-breast"
 
 
@@ -70,7 +70,10 @@ def _index(positive: int, negative: int) -> float:
     return 100.0 * positive / (positive + negative) if positive + negative else 0.0
 
 
-def _score(image: np.ndarray, method: str, model: Any, mpp: float, config: Any = None) -> Any:
+def _score(
+    image: np.ndarray, method: str, model: Any, mpp: float, config: Any = None, *,
+    p1_dab: float = P1_DAB, cell_filter: str = CELL_FILTER,
+) -> Any:  # fmt: skip
     from segkit.ki67 import score_ki67_classical, score_ki67_image
     from segkit.stain import H_DAB, estimate_background
 
@@ -81,8 +84,8 @@ def _score(image: np.ndarray, method: str, model: Any, mpp: float, config: Any =
         return score_ki67_image(image, model, classifier="learned", mpp=mpp)
     if method == "model + DAB":
         return score_ki67_image(image, model, mpp=mpp)
-    cell_filter = CELL_FILTER if method == "model + filter" else None
-    return score_ki67_image(image, model, mpp=mpp, threshold=P1_DAB, cell_filter=cell_filter)
+    kept = cell_filter if method == "model + filter" else None
+    return score_ki67_image(image, model, mpp=mpp, threshold=p1_dab, cell_filter=kept)
 
 
 def _detection(score: Any, points: np.ndarray, radius: float) -> dict[str, float]:
@@ -99,7 +102,10 @@ def _shrink(image: np.ndarray, s: int) -> np.ndarray:
     return np.rint(small).astype(np.uint8)
 
 
-def shidc_rows(model: Any, mpp: float, limit: int | None) -> list[dict[str, Any]]:
+def shidc_rows(
+    model: Any, mpp: float, limit: int | None, *, p1_mpp: float = P1_MPP,
+    p1_dab: float = P1_DAB, cell_filter: str = CELL_FILTER,
+) -> list[dict[str, Any]]:  # fmt: skip
     from segkit.annotations import read_points
     from segkit.imaging import read_image
 
@@ -112,8 +118,8 @@ def shidc_rows(model: Any, mpp: float, limit: int | None) -> list[dict[str, Any]
         truth = _index(counts.get("Positive", 0), counts.get("Negative", 0))
         tumour = points.coords[np.asarray(points.class_names) != "Lymphocyte"]
         for method in METHODS:
-            at = mpp if method in METHODS[:3] else P1_MPP
-            score = _score(image, method, model, at)
+            at = mpp if method in METHODS[:3] else p1_mpp
+            score = _score(image, method, model, at, p1_dab=p1_dab, cell_filter=cell_filter)
             det = _detection(score, points.coords, 10.0)
             rows.append({"set": "SHIDC", "image": path.stem, "patient": path.stem[:2],
                          "method": method, "truth": truth, "index": score.summary.ki67_index,
@@ -122,7 +128,7 @@ def shidc_rows(model: Any, mpp: float, limit: int | None) -> list[dict[str, Any]
     return rows
 
 
-def glioma_rows(model: Any) -> list[dict[str, Any]]:
+def glioma_rows(model: Any, cell_filter: str = CELL_FILTER) -> list[dict[str, Any]]:
     from segkit.annotations import read_labelbox
     from segkit.imaging import read_image
     from segkit.ki67 import score_ki67_image
@@ -143,7 +149,7 @@ def glioma_rows(model: Any) -> list[dict[str, Any]]:
                 score = _score(small, method, model, 0.0, GLIOMA_CONFIG)
                 det = _detection(score, centres / GLIOMA_SCALE, 20.0 / GLIOMA_SCALE)
             elif method == "model + filter":  # the SHIDC filter on glioma, at DAB 0.2
-                score = score_ki67_image(image, model, mpp=0.4 * 0.22, cell_filter=CELL_FILTER)
+                score = score_ki67_image(image, model, mpp=0.4 * 0.22, cell_filter=cell_filter)
                 det = _detection(score, centres, 20.0)
             else:
                 score = _score(image, method, model, 0.4 * 0.22)
@@ -209,13 +215,19 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--model", default="segkit:nuclei")
     ap.add_argument("--shidc-mpp", type=float, default=0.12)
     ap.add_argument("--limit", type=int, default=None, help="SHIDC images (default all)")
+    ap.add_argument("--p1-mpp", type=float, default=P1_MPP, help="scale chosen on p1")
+    ap.add_argument("--p1-dab", type=float, default=P1_DAB, help="DAB threshold chosen on p1")
+    ap.add_argument("--cell-filter", default=CELL_FILTER, help="filter trained on p1")
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
     from segkit.models import resolve_model
 
     start = time.perf_counter()
     model = resolve_model(args.model)
-    rows = shidc_rows(model, args.shidc_mpp, args.limit) + glioma_rows(model)
+    rows = shidc_rows(
+        model, args.shidc_mpp, args.limit, p1_mpp=args.p1_mpp, p1_dab=args.p1_dab,
+        cell_filter=args.cell_filter,
+    ) + glioma_rows(model, args.cell_filter)  # fmt: skip
     summary = _summary(rows)
     print(f"{'set':<9} {'method':<17} {'n':>3} {'index MAE':>9} {'worst':>6} {'F1':>6} "
           f"{'F1 worst':>8} {'F1 tumour':>9}  worst image")  # fmt: skip

@@ -36,11 +36,12 @@ REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("SEGKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 OUTPUT = REPO / "segkit" / "ki67" / "shidc-breast.cellfilter.json"
 CLASSES = ("tumour", "lymphocyte", "other")
-#: The settings chosen on p1 (leave-one-image-out): scale, match radius, penalty, cut-off.
+#: Chosen on p1: the scale by choose_shidc_settings.py, the match radius, penalty and cut-off
+#: by leave-one-image-out cross-validation.
 #: A variant without the DAB features (so that it could not favour positive nuclei) scored as
 #: well on p1 (index MAE 4.6, tumour F1 0.50) but far worse on p2 (MAE 18.0: it kept mostly
 #: the brown nuclei); it was tried after a first look at p2 and is not shipped.
-MPP, RADIUS, L2, MIN_PROBABILITY = 0.16, 15.0, 1e-2, 0.3
+MPP, RADIUS, L2, MIN_PROBABILITY = 0.22, 15.0, 1e-2, 0.3
 
 
 def cell_targets(centroids: np.ndarray, points: np.ndarray, point_classes: np.ndarray,
@@ -83,7 +84,7 @@ def image_cells(model: Any, path: Path, mpp: float) -> dict[str, Any]:
             "points": points.coords, "classes": codes}  # fmt: skip
 
 
-def fit(cells: list[dict[str, Any]], radius: float = RADIUS) -> Any:
+def fit(cells: list[dict[str, Any]], radius: float = RADIUS, mpp: float = MPP) -> Any:
     from segkit.ki67.cellfilter import fit_cell_filter
 
     x = np.concatenate([c["features"] for c in cells])
@@ -94,7 +95,7 @@ def fit(cells: list[dict[str, Any]], radius: float = RADIUS) -> Any:
         "training_data": "SHIDC-B-Ki-67 (Negahbani et al., Sci Rep 2021), patient p1 of the "
         "26-image sample in ki67-shidc-sample: 22 breast-cancer Ki-67 IHC images",
         "licence": "the data set states no licence: research use only",
-        "nuclei": f"segkit:nuclei at {MPP} um/px",
+        "nuclei": f"segkit:nuclei at {mpp} um/px",
         "targets": f"one-to-one point match within {radius} px: classes 1/2 tumour, "
         "3 lymphocyte, unmatched other",
         "nuclei_per_class": {k: int(np.count_nonzero(t == k)) for k in CLASSES},
@@ -106,6 +107,7 @@ def fit(cells: list[dict[str, Any]], radius: float = RADIUS) -> Any:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default="segkit:nuclei", help="the nucleus model it filters")
     ap.add_argument("--mpp", type=float, default=MPP)
     ap.add_argument("--output", type=Path, default=OUTPUT)
     ap.add_argument("--cross-validate", action="store_true",
@@ -114,7 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     from segkit.evaluation import point_detection_scores
     from segkit.models import resolve_model
 
-    model = resolve_model("segkit:nuclei")
+    model = resolve_model(args.model)
     paths = sorted((DATA / "ki67-shidc-sample" / "images").glob("p1_*.jpg"))
     if not paths:
         sys.exit(f"{DATA / 'ki67-shidc-sample'}: no p1 images")
@@ -122,14 +124,14 @@ def main(argv: list[str] | None = None) -> None:
     if args.cross_validate:
         f1 = []
         for k, held in enumerate(cells):
-            clf = fit(cells[:k] + cells[k + 1 :])
+            clf = fit(cells[:k] + cells[k + 1 :], mpp=args.mpp)
             kept = clf.kept(held["features"])
             tumour = held["classes"] != 3
             f1.append(point_detection_scores(held["points"][tumour],
                                              pred_centroids=held["centroids"][kept],
                                              radius=10.0)["f1"])  # fmt: skip
         print(f"p1 leave-one-image-out: tumour-cell F1 {np.mean(f1):.3f} over {len(f1)} images")
-    clf = fit(cells)
+    clf = fit(cells, mpp=args.mpp)
     clf.save(args.output)
     print(f"wrote {args.output}: {clf.info['nuclei_per_class']}")
 

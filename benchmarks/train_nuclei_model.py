@@ -23,7 +23,7 @@ slide each), glioma patient 1329941, and all of ki67-shidc-sample (never trained
 
 Usage::
 
-    python benchmarks/train_nuclei_model.py --minutes 30 --install
+    python benchmarks/train_nuclei_model.py --minutes 50 --install
 """
 
 from __future__ import annotations
