@@ -89,15 +89,16 @@ def recipe_template(size: int) -> dict:
     }
 
 
-def organs_template(mpp: float, tile: int) -> dict:
-    """The ``organs`` protocol's template: tiles at ``mpp``, 10 % of the images for val."""
+def organs_template(mpp: float, tile: int, val: float = 0.1) -> dict:
+    """The ``organs`` protocol's template: tiles at ``mpp``, a fraction ``val`` of the training
+    organs' images for val (0: all of them are trained on, the best epoch by training loss)."""
     return {
         "height": tile,
         "width": tile,
         "fit": "tile",
         "mpp": mpp,
         "color_model": "rgb",
-        "split": {"train": 0.9, "val": 0.1, "test": 0.0, "seed": 1},
+        "split": {"train": round(1.0 - val, 6), "val": val, "test": 0.0, "seed": 1},
     }
 
 
@@ -226,7 +227,7 @@ def run_organs(args: argparse.Namespace) -> dict:
             mpp=MONUSEG_MPP,
         )
         prepared = args.work / f"fold-{name}"
-        template = organs_template(args.mpp, args.tile)
+        template = organs_template(args.mpp, args.tile, args.val_fraction)
         prepare_dataset(
             args.source, prepared, template, source_layout=layout, overwrite=True,
             progress=False,
@@ -256,7 +257,7 @@ def run_organs(args: argparse.Namespace) -> dict:
         "protocol": "organs",
         "command": "python benchmarks/quality_monuseg.py " + " ".join(sys.argv[1:]),
         "recipe": {
-            "template": organs_template(args.mpp, args.tile),
+            "template": organs_template(args.mpp, args.tile, args.val_fraction),
             "source_mpp": MONUSEG_MPP,
             "train_config": _config(args, args.stain_jitter).to_dict(),
             "minutes_per_fold": args.minutes_per_fold,
@@ -322,6 +323,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     organs.add_argument(
         "--stain-normalisation", choices=("none", "macenko", "reinhard"), default="none",
         help="fitted on the training organs, saved with the model, applied when predicting",
+    )  # fmt: skip
+    organs.add_argument(
+        "--val-fraction", type=float, default=0.1,
+        help="of the training organs' images, for val (0: train on all, best by training loss)",
     )  # fmt: skip
     organs.add_argument(
         "--lr-schedule", choices=("constant", "cosine"), default="constant",
