@@ -61,7 +61,7 @@ from quality_ki67 import GLIOMA_CONFIG, GLIOMA_SCALE, SHIDC_CONFIG  # noqa: E402
 from train_nuclei_model import GLIOMA_HELD_OUT, MONUSEG_HELD_OUT, MONUSEG_MPP  # noqa: E402
 
 METHODS = ("classical", "model + DAB", "model classes", "model + DAB (p1)", "model + filter")
-#: SHIDC settings chosen on patient p1 (leave-one-image-out; benchmarks/train_cell_filter.py)
+#: SHIDC settings chosen on patient p1 for the shipped segkit:nuclei (choose_shidc_settings.py)
 P1_MPP, P1_DAB = 0.22, 0.18
 CELL_FILTER = "segkit:shidc-breast"
 
