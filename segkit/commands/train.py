@@ -67,6 +67,13 @@ def register(sub: Any) -> None:
         help="normalise stains to a target fitted on the training images; saved with the "
         "model and applied by every prediction (default none; RGB data sets)",
     )
+    p.add_argument(
+        "--init-model",
+        dest="init_model",
+        metavar="MODEL",
+        help="start from this model's weights (fine-tuning): a run folder, a .keras file or "
+        "segkit:nuclei; its U-Net must match the config and the data set's classes",
+    )
     p.add_argument("--no-augment", dest="augment", action="store_false", default=None)
     p.add_argument(
         "--no-verify",

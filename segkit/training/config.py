@@ -143,6 +143,11 @@ class TrainConfig:
     mlflow_tracking_uri : str, optional
         Also log the run to MLflow there (default: ``MLFLOW_TRACKING_URI`` when set).
     mlflow_experiment : str
+    init_model : str, optional
+        Start from the weights of this model instead of random ones (fine-tuning): a run or
+        model folder, a ``.keras`` file, or a bundled model such as ``segkit:nuclei``. Its
+        U-Net must match this config and data set (depth, filters, channels, classes).
+        Read once, when the run starts; a resumed run continues from its own checkpoint.
     """
 
     epochs: int = 20
@@ -180,6 +185,7 @@ class TrainConfig:
     sample_figures: int = 4
     mlflow_tracking_uri: str | None = None
     mlflow_experiment: str = "segkit"
+    init_model: str | None = None
 
     def __post_init__(self) -> None:
         for name, lo, hi in _INTS:
@@ -208,6 +214,9 @@ class TrainConfig:
             raise _bad("mlflow_tracking_uri", uri, "a tracking URI such as sqlite:///mlflow.db")
         if not isinstance(self.mlflow_experiment, str) or not self.mlflow_experiment:
             raise _bad("mlflow_experiment", self.mlflow_experiment, "a non-empty name")
+        init = self.init_model
+        if init is not None and (not isinstance(init, str) or not init):
+            raise _bad("init_model", init, "a model folder, a .keras file or segkit:NAME")
 
     def resolved_loss(self, num_classes: int) -> str:
         """The loss name to use for ``num_classes`` (resolves ``auto``)."""

@@ -178,7 +178,8 @@ def _train(
         if (run_dir / MODEL_INFO).is_file() and _finished(state, config):
             return
     else:
-        env = environment_info(info.kind, info.replicas, precision, notes=_notes(info))
+        notes = _notes(info) + _init_notes(config)
+        env = environment_info(info.kind, info.replicas, precision, notes=notes)
         write_run_files(run_dir, config, manifest, env)
     keras.utils.set_random_seed(config.seed)
     template = manifest.template
@@ -188,6 +189,8 @@ def _train(
             model = keras.models.load_model(run_dir / CHECKPOINTS / state["last"])
         else:
             model = build_model(config, template.channels, num_classes)
+            if config.init_model is not None:
+                start_from(model, config.init_model)
     has_val = bool(manifest.split("val"))
     monitor = config.monitor if has_val else config.monitor.removeprefix("val_")
     checkpoint = RunCheckpoint(
@@ -214,10 +217,53 @@ def _train(
     _finish(model, manifest, config, checkpoint, run_dir, seconds, tracker)
 
 
+def start_from(model: keras.Model, reference: str) -> None:
+    """Set ``model``'s weights to those of the model ``reference`` names (fine-tuning).
+
+    Raises
+    ------
+    ConfigError
+        When the two U-Nets differ; the message names the first weight that differs.
+    """
+    from segkit.models.resolve import resolve_model
+    from segkit.training.config import ConfigError
+
+    source, _ = resolve_model(reference)
+    mine, theirs = model.get_weights(), source.get_weights()
+    shapes = [(a.shape, b.shape) for a, b in zip(mine, theirs, strict=False)]
+    wrong = next((k for k, (a, b) in enumerate(shapes) if a != b), None)
+    if len(mine) != len(theirs) or wrong is not None:
+        where = (
+            f"weight {wrong} is {shapes[wrong][1]} there and {shapes[wrong][0]} here"
+            if wrong is not None
+            else f"{len(theirs)} weights there, {len(mine)} here"
+        )
+        raise ConfigError(
+            f"init_model {reference}: its U-Net differs from this config and data set "
+            f"({where}); use the same depth, base_filters, channels and classes"
+        )
+    model.set_weights(theirs)
+
+
 def _notes(info: StrategyInfo) -> list[str]:
     if info.kind == "default" and info.gpus > 1 and not uses_tf_data():
         return [f"trained on one of {info.gpus} GPUs: Keras distributes only on TF and JAX"]
     return []
+
+
+def _init_notes(config: TrainConfig) -> list[str]:
+    """Which weights the run started from, with the file's SHA-256 (runs stay reproducible)."""
+    from segkit.files import sha256_file
+    from segkit.models.bundled import bundled_model_path, is_bundled_name
+
+    ref = config.init_model
+    if ref is None:
+        return []
+    path = bundled_model_path(ref) if is_bundled_name(ref) else Path(ref)
+    path = path / "model.keras" if path.is_dir() else path
+    if not path.is_file():
+        raise FileNotFoundError(f"init_model {ref}: {path} does not exist")
+    return [f"initial weights from {ref} (sha256 {sha256_file(path)})"]
 
 
 def _finished(state: dict[str, Any], config: TrainConfig) -> bool:
