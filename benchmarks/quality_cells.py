@@ -1,6 +1,8 @@
 """Quality of cells, side by side: nuclei found, Ki-67 index, separated instances.
 
-Three Ki-67 methods on data the bundled model never saw:
+Ki-67 methods side by side on data the bundled model never saw (SHIDC patient p2, glioma
+patient 1329941, 4 MoNuSeg slides); SHIDC patient p1 is training data of the model's second
+stage (``finetune_nuclei_model.py``) and of the choices below:
 
 - (a) ``classical``: colour deconvolution + watershed in the style of QuPath's positive cell
   detection (:func:`segkit.ki67.score_ki67_classical`, the parameters of
@@ -24,7 +26,8 @@ Data and truth:
   the truth index, as the guidelines ask, but they are nuclei, so every point counts for
   detection). The images' magnification is not stated; their nuclei are 40-60 px across, so
   they are read as 0.12 µm per pixel (``--shidc-mpp``). Detection: a nucleus matches a point
-  within 10 px (one-to-one).
+  within 10 px (one-to-one; ``--shidc-radius``: a click anywhere on a 50 px nucleus can lie
+  20 px from its centroid).
 - ``ki67-glioma-fields``, patient 1329941 (held out of the bundled model's training): truth
   is the Labelbox polygons (Positive / Negative); detection radius 20 px (nuclei ~68 px); the
   row ``model + filter`` applies the SHIDC cell filter there with DAB 0.2 (a transfer check). The
@@ -62,7 +65,7 @@ from train_nuclei_model import GLIOMA_HELD_OUT, MONUSEG_HELD_OUT, MONUSEG_MPP  #
 
 METHODS = ("classical", "model + DAB", "model classes", "model + DAB (p1)", "model + filter")
 #: SHIDC settings chosen on patient p1 for the shipped segkit:nuclei (choose_shidc_settings.py)
-P1_MPP, P1_DAB = 0.22, 0.18
+P1_MPP, P1_DAB = 0.12, 0.14
 CELL_FILTER = "segkit:shidc-breast"
 
 
@@ -104,7 +107,7 @@ def _shrink(image: np.ndarray, s: int) -> np.ndarray:
 
 def shidc_rows(
     model: Any, mpp: float, limit: int | None, *, p1_mpp: float = P1_MPP,
-    p1_dab: float = P1_DAB, cell_filter: str = CELL_FILTER,
+    p1_dab: float = P1_DAB, cell_filter: str = CELL_FILTER, radius: float = 10.0,
 ) -> list[dict[str, Any]]:  # fmt: skip
     from segkit.annotations import read_points
     from segkit.imaging import read_image
@@ -120,10 +123,10 @@ def shidc_rows(
         for method in METHODS:
             at = mpp if method in METHODS[:3] else p1_mpp
             score = _score(image, method, model, at, p1_dab=p1_dab, cell_filter=cell_filter)
-            det = _detection(score, points.coords, 10.0)
+            det = _detection(score, points.coords, radius)
             rows.append({"set": "SHIDC", "image": path.stem, "patient": path.stem[:2],
                          "method": method, "truth": truth, "index": score.summary.ki67_index,
-                         "f1": det["f1"], "f1_tumour": _detection(score, tumour, 10.0)["f1"],
+                         "f1": det["f1"], "f1_tumour": _detection(score, tumour, radius)["f1"],
                          "cells": score.summary.total})  # fmt: skip
     return rows
 
@@ -218,6 +221,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ap.add_argument("--p1-mpp", type=float, default=P1_MPP, help="scale chosen on p1")
     ap.add_argument("--p1-dab", type=float, default=P1_DAB, help="DAB threshold chosen on p1")
     ap.add_argument("--cell-filter", default=CELL_FILTER, help="filter trained on p1")
+    ap.add_argument("--shidc-radius", type=float, default=10.0,
+                    help="SHIDC detection: largest point-to-centroid distance, px")  # fmt: skip
     ap.add_argument("--json", type=Path, help="also write the results here")
     args = ap.parse_args(argv)
     from segkit.models import resolve_model
@@ -226,7 +231,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     model = resolve_model(args.model)
     rows = shidc_rows(
         model, args.shidc_mpp, args.limit, p1_mpp=args.p1_mpp, p1_dab=args.p1_dab,
-        cell_filter=args.cell_filter,
+        cell_filter=args.cell_filter, radius=args.shidc_radius,
     ) + glioma_rows(model, args.cell_filter)  # fmt: skip
     summary = _summary(rows)
     print(f"{'set':<9} {'method':<17} {'n':>3} {'index MAE':>9} {'worst':>6} {'F1':>6} "
