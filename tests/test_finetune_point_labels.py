@@ -5,11 +5,9 @@ from __future__ import annotations
 import sys
 
 import numpy as np
-import pytest
 from support import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-pytest.importorskip("scipy")
 from finetune_nuclei_model import point_labels  # noqa: E402
 
 
