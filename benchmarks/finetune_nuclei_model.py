@@ -52,14 +52,13 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 from train_nuclei_model import (  # noqa: E402
-    CLASSES,
     DATA,
     MODEL_MPP,
     _outlines,
     _scaled,
     _write,
     build_source,
-    install,
+    prepare_and_train,
 )
 
 #: the SHIDC scale and DAB threshold chosen on p1 for the first stage (choose_shidc_settings.py)
@@ -197,11 +196,6 @@ def main() -> None:
     ap.add_argument("--install", action="store_true", help="copy the model into the package")
     args = ap.parse_args()
 
-    from segkit.dataset import prepare_dataset
-    from segkit.template import DatasetTemplate
-    from segkit.training import TrainConfig, train
-    from segkit.training.callbacks import TimeLimit
-
     start = time.perf_counter()
     base = args.base
     if Path(base).is_dir() or Path(base).is_file():
@@ -225,31 +219,11 @@ def main() -> None:
         partial.rename(source)
         (args.work / "source_counts.json").write_text(json.dumps(counts, indent=2))
         print(f"source: {counts} in {time.perf_counter() - start:.0f} s", flush=True)
-    template = DatasetTemplate.from_dict({
-        "height": 256, "width": 256, "fit": "tile", "target": "instances", "classes": CLASSES,
-        "split": {"train": 0.9, "val": 0.1, "test": 0.0, "seed": 3},
-    })  # fmt: skip
-    report = prepare_dataset(source, args.work / "prepared", template, progress=False)
-    print(report.format(), flush=True)
-    config = TrainConfig(
-        epochs=args.epochs, batch_size=8, learning_rate=args.learning_rate, loss="ce_dice",
-        depth=4, base_filters=16, stain_jitter=0.3, brightness=0.1, contrast=0.15, patience=40,
-        seed=3, init_model=base,
+    prepare_and_train(
+        args.work, start=start, minutes=args.minutes, run_id=args.run_id,
+        install_model=args.install, epochs=args.epochs, learning_rate=args.learning_rate,
+        init_model=base,
     )  # fmt: skip
-    callbacks = [TimeLimit(args.minutes * 60.0, since=start)]
-    run = train(args.work / "prepared", config, runs_dir=args.work / "runs", run_id=args.run_id,
-                callbacks=callbacks)  # fmt: skip
-    summary = {
-        "run": str(run.path),
-        "base": args.base,
-        "epochs": run.epochs_done,
-        "best_epoch": run.metrics.get("best_epoch"),
-        "minutes": (time.perf_counter() - start) / 60.0,
-        "counts": report.manifest.counts,
-    }
-    print(json.dumps(summary, indent=2))
-    if args.install:
-        print(f"installed {install(run.path)}")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ import os
 import shutil
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -159,38 +160,54 @@ def main() -> None:
     ap.add_argument("--install", action="store_true", help="copy the model into the package")
     args = ap.parse_args()
 
-    from segkit.dataset import prepare_dataset
-    from segkit.template import DatasetTemplate
-    from segkit.training import TrainConfig, train
-    from segkit.training.callbacks import TimeLimit
-
     start = time.perf_counter()
     source = args.work / "source"
     if not source.is_dir():
         counts = build_source(source, synthetic=args.synthetic)
         print(f"source: {counts} in {time.perf_counter() - start:.0f} s", flush=True)
+    prepare_and_train(
+        args.work, start=start, minutes=args.minutes, run_id=args.run_id,
+        install_model=args.install, epochs=args.epochs,
+    )  # fmt: skip
+
+
+def prepare_and_train(
+    work: Path, *, start: float, minutes: float, run_id: str, install_model: bool,
+    **config: Any,
+) -> None:  # fmt: skip
+    """Prepare ``work/source`` with the recipe's template, train, print a summary, install.
+
+    ``config`` overrides the recipe's :class:`TrainConfig` (the second stage's learning rate
+    and ``init_model``); the time budget counts from ``start``.
+    """
+    from segkit.dataset import prepare_dataset
+    from segkit.template import DatasetTemplate
+    from segkit.training import TrainConfig, train
+    from segkit.training.callbacks import TimeLimit
+
     template = DatasetTemplate.from_dict({
         "height": 256, "width": 256, "fit": "tile", "target": "instances", "classes": CLASSES,
         "split": {"train": 0.9, "val": 0.1, "test": 0.0, "seed": 3},
     })  # fmt: skip
-    report = prepare_dataset(source, args.work / "prepared", template, progress=False)
+    report = prepare_dataset(work / "source", work / "prepared", template, progress=False)
     print(report.format(), flush=True)
-    config = TrainConfig(
-        epochs=args.epochs, batch_size=8, learning_rate=1e-3, loss="ce_dice", depth=4,
-        base_filters=16, stain_jitter=0.3, brightness=0.1, contrast=0.15, patience=40, seed=3,
+    recipe = TrainConfig(
+        epochs=300, batch_size=8, learning_rate=1e-3, loss="ce_dice", depth=4, base_filters=16,
+        stain_jitter=0.3, brightness=0.1, contrast=0.15, patience=40, seed=3,
     )  # fmt: skip
-    callbacks = [TimeLimit(args.minutes * 60.0, since=start)]
-    run = train(args.work / "prepared", config, runs_dir=args.work / "runs", run_id=args.run_id,
-                callbacks=callbacks)  # fmt: skip
+    callbacks = [TimeLimit(minutes * 60.0, since=start)]
+    run = train(work / "prepared", recipe.replace(**config), runs_dir=work / "runs",
+                run_id=run_id, callbacks=callbacks)  # fmt: skip
     summary = {
         "run": str(run.path),
+        "init_model": config.get("init_model"),
         "epochs": run.epochs_done,
         "best_epoch": run.metrics.get("best_epoch"),
         "minutes": (time.perf_counter() - start) / 60.0,
         "counts": report.manifest.counts,
     }
     print(json.dumps(summary, indent=2))
-    if args.install:
+    if install_model:
         print(f"installed {install(run.path)}")
 
 
