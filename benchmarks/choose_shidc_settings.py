@@ -9,9 +9,10 @@ mean absolute error over the p1 images is printed, with the pair of lowest error
 is never read: it is the held-out test.
 
 ``quality_cells.py`` uses the lowest point of this sweep for the shipped model, taken as it
-came (``P1_MPP``, ``P1_DAB``): 0.22 µm/px and DAB 0.18 (p1 MAE 5.05). The surface is flat:
-5.0-6.0 points between DAB 0.16 and 0.20 at every scale from 0.12 to 0.24 µm/px. Choose again,
-on p1 only, whenever ``segkit:nuclei`` changes.
+came (``P1_MPP``, ``P1_DAB``): 0.12 µm/px and DAB 0.16 (p1 MAE 4.85) for the two-stage model
+at its foreground threshold 0.7 (``benchmarks/results/choose_shidc_settings_cpu.txt``). The
+surface is flat: 4.9-5.7 points between DAB 0.12 and 0.16 at every scale from 0.12 to 0.24
+µm/px. Choose again, on p1 only, whenever ``segkit:nuclei`` (or its threshold) changes.
 
 Usage::
 

@@ -138,12 +138,19 @@ def build_source(out: Path, *, synthetic: int = 40) -> dict[str, int]:
 
 
 def install(run_dir: Path) -> Path:
-    """Copy the run's model into the package as ``segkit:nuclei`` with its mpp and scale."""
+    """Copy the run's model into the package as ``segkit:nuclei`` with its mpp and scale.
+
+    The foreground threshold is chosen on the MoNuSeg training images with polygons
+    (``choose_nuclei_threshold.py``) and recorded in ``model.json``.
+    """
+    from choose_nuclei_threshold import choose_threshold
+
     from segkit.models import load_model
 
-    _, info = load_model(run_dir)
+    net, info = load_model(run_dir)
     default_scale = 0.25 / MODEL_MPP  # a 40x image (0.25 µm/px) by default
     info = info.replace(mpp=MODEL_MPP, scale=(default_scale, default_scale))
+    info = info.replace(threshold=choose_threshold((net, info)))
     BUNDLED.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(run_dir / "model.keras", BUNDLED / "model.keras")
     (BUNDLED / "model.json").write_text(info.to_json(), encoding="utf-8")
