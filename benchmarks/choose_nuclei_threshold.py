@@ -36,20 +36,17 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
-DATA = Path(os.environ.get("SEGKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9)
 SCORES = ("aji", "pq", "f1")
 
 
 def threshold_table(
-    model: Any, thresholds: tuple[float, ...] = THRESHOLDS, *, limit: int | None = None
+    model: Any, thresholds: tuple[float, ...] = THRESHOLDS
 ) -> dict[float, dict[str, float]]:
     """Mean AJI, PQ and F1@0.5 over the training MoNuSeg polygon images, per threshold."""
-    from train_nuclei_model import MONUSEG_HELD_OUT, MONUSEG_MPP
+    from train_nuclei_model import MONUSEG_MPP, monuseg_polygon_slides
 
-    from segkit.annotations import rasterize_instances, read_aperio_xml
     from segkit.evaluation import aggregated_jaccard_index, f1_at_iou, panoptic_quality
-    from segkit.imaging import read_image, to_channels
     from segkit.inference.predict import predict_proba
     from segkit.instances import labels_from_probabilities, min_area_pixels
     from segkit.instances.predict import image_pixel_um, instance_probabilities
@@ -58,16 +55,9 @@ def threshold_table(
     net, info = resolve_model(model)
     info = info.at_mpp(MONUSEG_MPP)
     min_area = min_area_pixels(image_pixel_um(info))
-    xmls = [
-        p for p in sorted((DATA / "monuseg2018-train-xml").glob("*.xml"))
-        if not p.stem.startswith(MONUSEG_HELD_OUT)
-    ][:limit]  # fmt: skip
     scores: dict[float, list[tuple[float, float, float]]] = {t: [] for t in thresholds}
-    for xml in xmls:
-        tif = next((DATA / "monuseg2018-train" / "Tissue_Images").glob(f"{xml.stem}*.tif"))
-        image = to_channels(read_image(tif), 3)
-        truth = rasterize_instances(read_aperio_xml(xml).annotations, image.shape[:2])
-        probs = instance_probabilities(predict_proba(net, image, info=info), info)
+    for _, image, truth in monuseg_polygon_slides(held_out=False):
+        probs = instance_probabilities(predict_proba(net, image, info=info), info)  # once
         for t in thresholds:
             labels = labels_from_probabilities(probs, threshold=t, min_area=min_area)
             scores[t].append((

@@ -61,7 +61,12 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 DATA = Path(os.environ.get("SEGKIT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 from quality_ki67 import GLIOMA_CONFIG, GLIOMA_SCALE, SHIDC_CONFIG  # noqa: E402
-from train_nuclei_model import GLIOMA_HELD_OUT, MONUSEG_HELD_OUT, MONUSEG_MPP  # noqa: E402
+from train_nuclei_model import (  # noqa: E402
+    GLIOMA_HELD_OUT,
+    MONUSEG_HELD_OUT,
+    MONUSEG_MPP,
+    monuseg_polygon_slides,
+)
 
 METHODS = ("classical", "model + DAB", "model classes", "model + DAB (p1)", "model + filter")
 #: SHIDC settings chosen on patient p1 for the shipped segkit:nuclei (choose_shidc_settings.py)
@@ -164,23 +169,17 @@ def glioma_rows(model: Any, cell_filter: str = CELL_FILTER) -> list[dict[str, An
 
 
 def monuseg_rows(model: Any) -> list[dict[str, Any]]:
-    from segkit.annotations import rasterize_instances, read_aperio_xml
     from segkit.evaluation import aggregated_jaccard_index, f1_at_iou, panoptic_quality
-    from segkit.imaging import read_image, to_channels
     from segkit.instances import connected_components, predict_instance_map
     from segkit.models import resolve_model
 
     net, info = resolve_model(model)
     rows = []
-    for name in MONUSEG_HELD_OUT:
-        tif = next((DATA / "monuseg2018-train" / "Tissue_Images").glob(f"{name}*.tif"))
-        image = to_channels(read_image(tif), 3)
-        xml = DATA / "monuseg2018-train-xml" / f"{tif.stem}.xml"
-        truth = rasterize_instances(read_aperio_xml(xml).annotations, image.shape[:2])
+    for stem, image, truth in monuseg_polygon_slides(held_out=True):
         found = predict_instance_map(net, image, info=info.at_mpp(MONUSEG_MPP))
         components = connected_components(found.mask() > 0)
         for method, labels in (("connected components", components), ("watershed", found.labels)):
-            rows.append({"image": tif.stem, "method": method,
+            rows.append({"image": stem, "method": method,
                          "aji": aggregated_jaccard_index(truth, labels),
                          "pq": panoptic_quality(truth, labels)["pq"],
                          "f1": f1_at_iou(truth, labels)["f1"]})  # fmt: skip

@@ -33,6 +33,7 @@ import json
 import os
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,21 @@ CLASSES = {"names": ["background", "negative", "positive"], "mapping": {"1": 1, 
 def held_out_monuseg(name: str) -> bool:
     """Whether a MoNuSeg image is kept out of training (the model card's test images)."""
     return name.startswith(MONUSEG_HELD_OUT)
+
+
+def monuseg_polygon_slides(*, held_out: bool) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    """``(stem, RGB image, instance labels)`` of the MoNuSeg images with polygons, at 40x:
+    the held-out ones (the test) or the others (training images)."""
+    from segkit.annotations import rasterize_instances, read_aperio_xml
+    from segkit.imaging import read_image, to_channels
+
+    for xml in sorted((DATA / "monuseg2018-train-xml").glob("*.xml")):
+        if held_out_monuseg(xml.stem) != held_out:
+            continue
+        tif = next((DATA / "monuseg2018-train" / "Tissue_Images").glob(f"{xml.stem}*.tif"))
+        image = to_channels(read_image(tif), 3)
+        truth = rasterize_instances(read_aperio_xml(xml).annotations, image.shape[:2])
+        yield tif.stem, image, truth
 
 
 def _write(out: Path, name: str, image: np.ndarray, polygons: list[tuple[np.ndarray, str]]) -> None:
