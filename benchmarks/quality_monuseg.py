@@ -33,7 +33,7 @@ Recipe of a fold:
    minutes on 2 cores with TensorFlow's oneDNN kernels (segkit's default; 18-23 with
    ``TF_ENABLE_ONEDNN_OPTS=0``, Dice 0.769 against 0.779). ``--lr-schedule cosine`` lowers
    the learning rate along a cosine over the fold's budget; ``--hue``, ``--saturation``,
-   ``--blur`` and ``--noise`` add those augmentations (all measured in the README).
+   ``--blur``, ``--noise`` and ``--zoom`` add those augmentations (all measured in the README).
 3. Dice of every held-out image at 40x; per organ the mean per image and the Dice pooled
    over its pixels; the mean over organs, the worst organ and the worst image.
 
@@ -120,6 +120,7 @@ def _config(args: argparse.Namespace, stain_jitter: float) -> Any:
         saturation=args.saturation,
         blur=args.blur,
         noise=args.noise,
+        zoom=args.zoom,
         stain_normalisation=args.stain_normalisation,
         mixed_precision=args.mixed_precision,
         sample_figures=0,
@@ -320,6 +321,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     organs.add_argument("--saturation", type=float, default=0.0, help="largest saturation change")
     organs.add_argument("--blur", type=float, default=0.0, help="largest blur sigma, pixels")
     organs.add_argument("--noise", type=float, default=0.0, help="largest noise std / 255")
+    organs.add_argument(
+        "--zoom", type=float, default=0.0,
+        help="scale augmentation: patches magnified 1/(1+zoom)..1+zoom (0.25: 0.8-1.25x)",
+    )  # fmt: skip
     organs.add_argument(
         "--stain-normalisation", choices=("none", "macenko", "reinhard"), default="none",
         help="fitted on the training organs, saved with the model, applied when predicting",

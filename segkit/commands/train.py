@@ -33,6 +33,7 @@ _FLAGS: tuple[tuple[str, str, Any], ...] = (
     ("--saturation", "saturation", float),
     ("--blur", "blur", float),
     ("--noise", "noise", float),
+    ("--zoom", "zoom", float),
     ("--patience", "patience", int),
     ("--seed", "seed", int),
     ("--steps-per-epoch", "steps_per_epoch", int),

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import tensorflow as tf
 
 from segkit.training.augment_numpy import STAINS, blur_radius
@@ -30,12 +31,32 @@ def _unstack(stack: Any, channels: int, mask_dtype: Any) -> tuple[Any, Any]:
     return stack[..., :channels], tf.cast(tf.round(stack[..., channels:]), mask_dtype)
 
 
-def random_patch(image: Any, mask: Any, size: int, seed: Any) -> tuple[Any, Any]:
-    """Cut the same random ``size x size`` window from ``image`` and ``mask``."""
+def random_patch(image: Any, mask: Any, size: int, seed: Any, zoom: float = 0.0) -> tuple[Any, Any]:
+    """Cut the same random ``size x size`` window from ``image`` and ``mask``.
+
+    With ``zoom`` > 0 the tissue is magnified by a factor drawn log-uniform in
+    ``[1 / (1 + zoom), 1 + zoom]``, as :func:`segkit.training.augment_numpy.random_patch`
+    defines it: the window (:func:`~segkit.training.augment_numpy.zoom_window`) is resized to
+    ``size``, the image bilinear, the mask nearest-neighbour.
+    """
     channels = image.shape[-1]
     stack = _stack(image, mask)
-    out = tf.image.stateless_random_crop(stack, (size, size, channels + 1), seed=seed)
-    return _unstack(out, channels, mask.dtype)
+    if zoom <= 0:
+        out = tf.image.stateless_random_crop(stack, (size, size, channels + 1), seed=seed)
+        return _unstack(out, channels, mask.dtype)
+    seeds = _split_seed(seed, 2)
+    bound = float(np.log1p(zoom))
+    factor = tf.exp(tf.random.stateless_uniform((), seeds[0], -bound, bound, dtype=tf.float64))
+    limit = tf.minimum(tf.shape(image)[0], tf.shape(image)[1])
+    side = tf.cast(tf.round(tf.cast(size, tf.float64) / factor), tf.int32)
+    side = tf.clip_by_value(side, 1, limit)
+    out = tf.image.stateless_random_crop(stack, tf.stack([side, side, channels + 1]), seeds[1])
+    window, labels = _unstack(out, channels, mask.dtype)
+    window = tf.image.resize(window, (size, size), method="bilinear")
+    labels = tf.image.resize(labels, (size, size), method="nearest")
+    window.set_shape((size, size, channels))
+    labels.set_shape((size, size, mask.shape[-1]))
+    return window, tf.cast(labels, mask.dtype)
 
 
 def center_crop(image: Any, mask: Any, multiple: int) -> tuple[Any, Any]:

@@ -1,8 +1,9 @@
 """Paired augmentation in NumPy, for the backend-neutral input pipeline.
 
 The same transformations, parameters and distributions as :mod:`segkit.training.augment` (the
-``tf.data`` version): flips, 90-degree rotations, stain jitter, hue and saturation, brightness
-and contrast, blur and noise, with image and mask given the same random geometry. Randomness
+``tf.data`` version): random patches (optionally zoomed), flips, 90-degree rotations, stain
+jitter, hue and saturation, brightness and contrast, blur and noise, with image and mask given
+the same random geometry. Randomness
 comes from a ``numpy.random.Generator`` (:func:`sample_rng` seeds one per sample), so a run is
 reproducible; the random streams differ from TensorFlow's stateless ones, so the same seed
 draws other patches and flips than under ``tf.data``, from the same distributions.
@@ -21,6 +22,9 @@ __all__ = [
     "sample_rng",
     "augment_pair",
     "random_patch",
+    "zoom_window",
+    "resize_linear",
+    "resize_nearest",
     "center_crop",
     "stain_jitter",
     "gaussian_kernel",
@@ -45,15 +49,72 @@ def sample_rng(seed: int, *key: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed), *map(int, key)]))
 
 
+def zoom_window(size: int, factor: float, limit: int) -> int:
+    """Side of the window that, resized to ``size``, magnifies the tissue by ``factor``.
+
+    ``round(size / factor)``, at least 1 and at most ``limit`` (the image's shorter side);
+    both pipelines use this rule.
+    """
+    return int(min(max(round(size / factor), 1), limit))
+
+
+def _half_pixel(size: int, side: int) -> np.ndarray:
+    return (np.arange(size, dtype=np.float64) + 0.5) * (side / size)
+
+
+def resize_linear(image: np.ndarray, size: int) -> np.ndarray:
+    """Bilinear resize of a square ``(S, S, C)`` array to ``(size, size, C)``.
+
+    Half-pixel centres and edge clamping, as :func:`tf.image.resize` (``bilinear``, no
+    antialiasing) computes it.
+    """
+    side = image.shape[0]
+    pos = np.clip(_half_pixel(size, side) - 0.5, 0.0, side - 1)
+    low = np.floor(pos).astype(np.int64)
+    high = np.minimum(low + 1, side - 1)
+    frac = (pos - low).astype(np.float32)
+    rows = image[low] * (1 - frac)[:, None, None] + image[high] * frac[:, None, None]
+    return (rows[:, low] * (1 - frac)[None, :, None] + rows[:, high] * frac[None, :, None]).astype(
+        np.float32
+    )
+
+
+def resize_nearest(mask: np.ndarray, size: int) -> np.ndarray:
+    """Nearest-neighbour resize of a square ``(S, S, C)`` array to ``(size, size, C)``.
+
+    Half-pixel centres, as :func:`tf.image.resize` (``nearest``); values are only copied.
+    """
+    side = mask.shape[0]
+    index = np.minimum(np.floor(_half_pixel(size, side)).astype(np.int64), side - 1)
+    return mask[index][:, index]
+
+
 def random_patch(
-    image: np.ndarray, mask: np.ndarray, size: int, rng: np.random.Generator
+    image: np.ndarray,
+    mask: np.ndarray,
+    size: int,
+    rng: np.random.Generator,
+    zoom: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Cut the same random ``size x size`` window from ``image`` and ``mask``."""
+    """Cut the same random ``size x size`` window from ``image`` and ``mask``.
+
+    With ``zoom`` > 0 the tissue is magnified by a factor drawn log-uniform in
+    ``[1 / (1 + zoom), 1 + zoom]``: a window of :func:`zoom_window` pixels is cut and resized
+    to ``size`` (the image bilinear, the mask nearest-neighbour, so classes stay classes).
+    """
     h, w = image.shape[:2]
     if size > h or size > w:
         raise ValueError(f"a patch of {size}x{size} does not fit into an image of {h}x{w}")
-    top, left = int(rng.integers(h - size + 1)), int(rng.integers(w - size + 1))
-    return image[top : top + size, left : left + size], mask[top : top + size, left : left + size]
+    side = size
+    if zoom > 0:
+        bound = np.log1p(zoom)
+        side = zoom_window(size, float(np.exp(rng.uniform(-bound, bound))), min(h, w))
+    top, left = int(rng.integers(h - side + 1)), int(rng.integers(w - side + 1))
+    image = image[top : top + side, left : left + side]
+    mask = mask[top : top + side, left : left + side]
+    if side != size:
+        image, mask = resize_linear(image, size), resize_nearest(mask, size)
+    return image, mask
 
 
 def center_crop(

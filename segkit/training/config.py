@@ -57,6 +57,7 @@ _FLOATS: tuple[tuple[str, float, float, bool], ...] = (
     ("saturation", 0.0, 1.0, False),
     ("blur", 0.0, 2.0, False),
     ("noise", 0.0, 0.5, False),
+    ("zoom", 0.0, 1.0, False),
     ("min_delta", 0.0, 1e6, False),
     ("threshold", 0.0, 1.0, True),
 )
@@ -94,7 +95,7 @@ class TrainConfig:
     depth, base_filters, batch_norm, dropout, upsampling
         U-Net architecture (see :func:`segkit.models.build_unet`).
     augment : bool
-        Paired augmentation of training pairs; the fields below up to ``noise`` tune it.
+        Paired augmentation of training pairs; the fields below up to ``zoom`` tune it.
     flip, rotate90 : bool
         Random horizontal/vertical flips and 90-degree rotations (image and mask together).
     brightness, contrast : float
@@ -114,6 +115,12 @@ class TrainConfig:
     noise : float
         Largest standard deviation of additive Gaussian noise as a fraction of 255 (drawn in
         ``[0, noise]`` per patch): camera and compression noise.
+    zoom : float
+        Scale augmentation of the random patches: the tissue magnified by a factor drawn
+        log-uniform in ``[1 / (1 + zoom), 1 + zoom]`` (0.25: 0.8x to 1.25x; 0 disables), the
+        window resized to ``patch_size`` (image bilinear, mask nearest-neighbour). Acts where
+        patches are cut (``patch_size`` smaller than the images); for nuclei of other sizes
+        than the training organs' at the same microns per pixel.
     stain_normalisation : {'none', 'macenko', 'reinhard'}
         Normalise every image's stain to a target fitted on the training images
         (:mod:`segkit.stain_normalisation`; RGB data sets only), in both input pipelines
@@ -173,6 +180,7 @@ class TrainConfig:
     saturation: float = 0.0
     blur: float = 0.0
     noise: float = 0.0
+    zoom: float = 0.0
     stain_normalisation: str = "none"
     patience: int = 10
     min_delta: float = 0.0

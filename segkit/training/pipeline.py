@@ -125,7 +125,7 @@ def _training_branch(ds: Any, count: int, size: tuple[int, int], config: TrainCo
     def transform(pair: Any, seed: Any) -> tuple[Any, Any]:
         image, mask = _as_float(*pair)
         if needs_patch and patch is not None:
-            image, mask = random_patch(image, mask, patch, seed[:2])
+            image, mask = random_patch(image, mask, patch, seed[:2], zoom=config.zoom)
         elif patch is None and (size[0] % multiple or size[1] % multiple):
             image, mask = center_crop(image, mask, multiple)
         if config.augment:

@@ -152,7 +152,7 @@ class PairDataset(keras.utils.PyDataset):
         c = self.config
         rng = aug.sample_rng(c.seed, _AUGMENT, step, sample)
         if self._patch is not None:
-            image, mask = aug.random_patch(image, mask, self._patch, rng)
+            image, mask = aug.random_patch(image, mask, self._patch, rng, self.config.zoom)
         elif self._crop is not None:
             image, mask = aug.center_crop(image, mask, self._crop)
         if c.augment:

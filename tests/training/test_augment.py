@@ -134,3 +134,34 @@ def test_blur_noise_hue_saturation_touch_the_image_only_and_are_seeded():
     plain = augment_pair(image, mask, seed, stain_jitter=0.3)[0].numpy()
     extra = augment_pair(image, mask, seed, stain_jitter=0.3, hue=0.0, blur=0.0)[0].numpy()
     np.testing.assert_array_equal(plain, extra)  # options at 0 leave the rest as it was
+
+
+def test_zoomed_patches_match_the_numpy_rule():
+    from zoom_checks import check_zoomed_patch, ramp_and_blocks
+
+    from segkit.training.augment_numpy import random_patch as numpy_patch
+    from segkit.training.augment_numpy import resize_linear, resize_nearest, sample_rng
+
+    image, mask = ramp_and_blocks(96)
+    steps = []
+    for s in range(24):
+        seed = tf.constant([s, 11], dtype=tf.int64)
+        out = random_patch(tf.constant(image), tf.constant(mask), 32, seed, zoom=0.25)
+        steps.append(check_zoomed_patch(image, mask, out[0].numpy(), out[1].numpy(), 32, 0.25))
+    assert min(steps) < 0.9 and max(steps) > 1.1
+    numpy_steps = [
+        check_zoomed_patch(image, mask, *numpy_patch(image, mask, 32, sample_rng(5, s), 0.25),
+                           32, 0.25)
+        for s in range(24)
+    ]  # fmt: skip
+    # the same distribution of magnifications (different random streams)
+    assert abs(np.mean(np.log(steps)) - np.mean(np.log(numpy_steps))) < 0.08
+    # and the same resizing arithmetic
+    window = image[:40, :40]
+    np.testing.assert_allclose(
+        resize_linear(window, 32), tf.image.resize(window, (32, 32)).numpy(), atol=1e-3
+    )
+    np.testing.assert_array_equal(
+        resize_nearest(mask[:27, :27], 32),
+        tf.image.resize(mask[:27, :27], (32, 32), method="nearest").numpy(),
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from zoom_checks import check_zoomed_patch, ramp_and_blocks
 
 from segkit.synthetic import make_synthetic_sample
 from segkit.training.augment_numpy import (
@@ -163,3 +164,28 @@ def test_blur_noise_hue_saturation_touch_the_image_only_and_are_seeded():
     assert (
         max(sigmas) < 0.1 * 255 * 1.5 and min(sigmas) < 5 and max(sigmas) > 15
     )  # std in [0, 25.5]
+
+
+def test_zoomed_patches_magnify_within_the_range_and_keep_classes():
+    image, mask = ramp_and_blocks(96)
+    steps = []
+    for s in range(24):
+        out_image, out_mask = random_patch(image, mask, 32, sample_rng(5, s), zoom=0.25)
+        steps.append(check_zoomed_patch(image, mask, out_image, out_mask, 32, 0.25))
+    assert min(steps) < 0.9 and max(steps) > 1.1  # both ways
+    # zoom 0 cuts plain windows: a step of exactly one column, the same draws as before
+    plain = random_patch(image, mask, 32, sample_rng(5, 0))
+    again = random_patch(image, mask, 32, sample_rng(5, 0), zoom=0.0)
+    np.testing.assert_array_equal(plain[0], again[0])
+    np.testing.assert_array_equal(np.diff(plain[0][..., 1], axis=1), 1.0)
+
+
+def test_zoomed_windows_never_exceed_the_image():
+    from segkit.training.augment_numpy import zoom_window
+
+    assert zoom_window(32, 0.5, 40) == 40 and zoom_window(32, 2.0, 40) == 16
+    image, mask = ramp_and_blocks(34)
+    for s in range(12):
+        out_image, _ = random_patch(image, mask, 32, sample_rng(2, s), zoom=0.9)
+        assert out_image.shape == (32, 32, 2)
+        assert out_image[..., 1].min() >= 0 and out_image[..., 1].max() <= 33

@@ -53,3 +53,15 @@ def test_colour_blur_and_noise_options_reach_the_batches(prepared_small):
     b_images, b_masks = next(iter(make_dataset(manifest, "train", noisy, training=True)))
     np.testing.assert_array_equal(a_masks.numpy(), b_masks.numpy())
     assert np.abs(a_images.numpy() - b_images.numpy()).mean() > 1.0
+
+
+def test_zoom_reaches_the_batches_and_keeps_mask_classes(prepared_small):
+    manifest = load_manifest(prepared_small)
+    plain = TrainConfig(batch_size=3, patch_size=16, depth=2, seed=5)
+    images, masks = next(iter(make_dataset(manifest, "train", plain, training=True)))
+    z_images, z_masks = next(
+        iter(make_dataset(manifest, "train", plain.replace(zoom=0.5), training=True))
+    )
+    assert z_images.shape == images.shape and z_masks.dtype == masks.dtype
+    assert set(np.unique(z_masks.numpy())) <= set(range(manifest.template.num_classes))
+    assert not np.array_equal(z_images.numpy(), images.numpy())

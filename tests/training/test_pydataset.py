@@ -125,3 +125,11 @@ def test_colour_blur_and_noise_options_reach_the_batches(manifest):
     b_images, b_masks = PairDataset(manifest, "train", noisy, training=True)[0]
     np.testing.assert_array_equal(a_masks, b_masks)  # the same patches, flips and turns
     assert np.abs(a_images - b_images).mean() > 1.0
+
+
+def test_zoom_reaches_the_batches_and_keeps_mask_classes(manifest):
+    images, masks = PairDataset(manifest, "train", CONFIG, training=True)[0]
+    z_images, z_masks = PairDataset(manifest, "train", CONFIG.replace(zoom=0.5), training=True)[0]
+    assert z_images.shape == images.shape and z_masks.dtype == masks.dtype
+    assert set(np.unique(z_masks)) <= set(range(manifest.template.num_classes))
+    assert not np.array_equal(z_images, images)
