@@ -177,22 +177,28 @@ def run_split(args: argparse.Namespace) -> dict:
     return result
 
 
-def _score_fold(run_path: Path, source: Path, stems: list[str], organ: dict) -> list[dict]:
-    """Dice of each held-out image at its own size, plain and with flip TTA."""
+def _score_fold(run_paths: list[Path], source: Path, stems: list[str], organ: dict) -> list[dict]:
+    """Dice of each held-out image at its own size, plain and with flip TTA.
+
+    With several runs (an ensemble) their foreground probabilities are averaged.
+    """
     from segkit.imaging import read_image, read_mask
     from segkit.inference import predict_proba
     from segkit.models import load_model
 
-    model, info = load_model(run_path)
-    scaled = info.at_mpp(MONUSEG_MPP)
+    models = [load_model(path) for path in run_paths]
+    threshold = models[0][1].threshold
     rows = []
     for stem in stems:
         image = read_image(source / "Tissue_Images" / f"{stem}.tif")
         truth = read_mask(source / "Binary_masks" / f"{stem}.png") > 0
         row: dict[str, Any] = {"image": stem, "organ": organ[stem]}
         for key, tta in (("dice", False), ("dice_tta", True)):
-            proba = predict_proba(model, image, info=scaled, tta=tta)
-            d, i, t = dice(proba >= info.threshold, truth)
+            proba = sum(
+                predict_proba(model, image, info=info.at_mpp(MONUSEG_MPP), tta=tta)
+                for model, info in models
+            ) / len(models)
+            d, i, t = dice(proba >= threshold, truth)
             row.update({key: d, f"{key}_inter": i, f"{key}_total": t})
         rows.append(row)
         print(f"  {stem} ({row['organ']}): Dice {row['dice']:.3f}, TTA {row['dice_tta']:.3f}")
@@ -234,22 +240,33 @@ def run_organs(args: argparse.Namespace) -> dict:
             progress=False,
         )  # fmt: skip
         anneal = args.learning_rate if args.lr_schedule == "cosine" else None
-        callbacks = [TimeLimit(args.minutes_per_fold * 60.0, since=fold_start, anneal_from=anneal)]
-        run = train(
-            prepared, _config(args, args.stain_jitter), runs_dir=args.work / "runs",
-            run_id=f"fold-{name}", callbacks=callbacks,
-        )  # fmt: skip
+        budget = args.minutes_per_fold * 60.0 / args.ensemble
+        runs = []
+        for member in range(args.ensemble):
+            since = fold_start if member == 0 else time.perf_counter()
+            callbacks = [TimeLimit(budget, since=since, anneal_from=anneal)]
+            config = _config(args, args.stain_jitter).replace(seed=1 + member)
+            run_id = f"fold-{name}" if member == 0 else f"fold-{name}-seed{1 + member}"
+            runs.append(train(
+                prepared, config, runs_dir=args.work / "runs", run_id=run_id,
+                callbacks=callbacks,
+            ))  # fmt: skip
         trained = time.perf_counter()
         print(
-            f"fold {name}: trained on {len(train_stems)} images, {run.epochs_done} epochs "
-            f"(best {run.metrics.get('best_epoch')}) in {(trained - fold_start) / 60:.1f} min",
+            f"fold {name}: trained on {len(train_stems)} images, "
+            + " + ".join(
+                f"{r.epochs_done} epochs (best {r.metrics.get('best_epoch')})" for r in runs
+            )
+            + f" in {(trained - fold_start) / 60:.1f} min",
             flush=True,
         )
-        part = _score_fold(run.path, args.source, test, organ)
+        part = _score_fold([r.path for r in runs], args.source, test, organ)
         rows += part
+        run = runs[0]
         fold_records.append({
             "held_out": list(held), "train_images": len(train_stems), "test_images": len(test),
             "epochs": run.epochs_done, "best_epoch": run.metrics.get("best_epoch"),
+            "member_epochs": [r.epochs_done for r in runs],
             "model_mpp": load_model(run.path)[1].mpp,
             "train_minutes": (trained - fold_start) / 60.0,
             "score_minutes": (time.perf_counter() - trained) / 60.0,
@@ -262,6 +279,7 @@ def run_organs(args: argparse.Namespace) -> dict:
             "source_mpp": MONUSEG_MPP,
             "train_config": _config(args, args.stain_jitter).to_dict(),
             "minutes_per_fold": args.minutes_per_fold,
+            "ensemble": args.ensemble,
         },
         "folds": fold_records,
         "plain": summarise(rows, "dice"),
@@ -332,6 +350,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     organs.add_argument(
         "--val-fraction", type=float, default=0.1,
         help="of the training organs' images, for val (0: train on all, best by training loss)",
+    )  # fmt: skip
+    organs.add_argument(
+        "--ensemble", type=int, default=1,
+        help="models per fold (seeds 1..N) sharing --minutes-per-fold; probabilities averaged",
     )  # fmt: skip
     organs.add_argument(
         "--lr-schedule", choices=("constant", "cosine"), default="constant",
