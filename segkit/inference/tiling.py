@@ -5,6 +5,12 @@ the tile (the centre of a tile sees the most context, its border the least), and
 map is ``sum(weight * prediction) / sum(weight)``. Tiles are cut, predicted and added to the
 running sums a batch at a time, so memory holds the image, two output-sized float32 maps and
 two batches of tiles, never the predictions of every tile.
+
+The host's share is kept small, since on an accelerator it is what the device waits on: tiles
+are cut in the image's own dtype (a uint8 image gives uint8 tiles, a quarter of the bytes of
+float32 to copy and to send to the device; a segkit model casts its input itself), a batch's
+predictions are weighted in one array operation, and only the additions into the running sums
+go tile by tile.
 """
 
 from __future__ import annotations
@@ -94,10 +100,10 @@ def sliding_window(
     Parameters
     ----------
     predict_batch : callable
-        ``(B, th, tw, C) float32 -> (B, th, tw, K)`` probabilities.
+        ``(B, th, tw, C) -> (B, th, tw, K)`` probabilities; the tiles have the image's dtype.
     image : (M, N, C) ndarray
-        At least ``tile_size`` in both directions (pad smaller images first). Any dtype; each
-        batch of tiles is converted to float32 on its own.
+        At least ``tile_size`` in both directions (pad smaller images first). Any dtype: the
+        tiles handed to ``predict_batch`` have the image's dtype.
     tile_size : (th, tw)
     overlap : float
         Fraction of a tile shared with its neighbour, in [0, 1).
@@ -126,7 +132,7 @@ def sliding_window(
     norm = np.zeros((rows, cols), dtype=np.float32)
     # Two tile buffers: while the model predicts one batch (in a worker thread, so a GPU stays
     # busy), the main thread blends the previous batch's predictions and cuts the next tiles.
-    buffers = [np.zeros((batch_size, th, tw, image.shape[2]), dtype=np.float32) for _ in "ab"]
+    buffers = [np.zeros((batch_size, th, tw, image.shape[2]), dtype=image.dtype) for _ in "ab"]
 
     def submit(pool: ThreadPoolExecutor, k: int) -> Future[np.ndarray]:
         starts, buf = batches[k], buffers[k % 2]
@@ -134,7 +140,7 @@ def sliding_window(
         for i, (r, c) in enumerate(starts):
             buf[i] = image[r : r + th, c : c + tw]
         if n < batch_size:
-            buf[n:] = 0.0
+            buf[n:] = 0
         return pool.submit(predict_batch, buf if pad_batches or n == batch_size else buf[:n])
 
     batches = list(_batches(grid, batch_size))
@@ -146,8 +152,9 @@ def sliding_window(
                 pending = submit(pool, k + 1)
             if total is None:
                 total = np.zeros((rows, cols, pred.shape[-1]), dtype=np.float32)
+            weighted = pred[: len(starts)] * weight[None, ..., None]
             for i, (r, c) in enumerate(starts):
-                total[r : r + th, c : c + tw] += pred[i] * weight[..., None]
+                total[r : r + th, c : c + tw] += weighted[i]
                 norm[r : r + th, c : c + tw] += weight
     assert total is not None
     total /= norm[..., None]

@@ -157,7 +157,7 @@ class Batch:
     """Windows of one row, ready for the model (padded up to the batch size with zeros)."""
 
     row: int
-    pixels: np.ndarray  # (batch_size, th, tw, C) float32
+    pixels: np.ndarray  # (batch_size, th, tw, C) uint8: the model casts it (a quarter of float32)
     cols: list[int]  # the windows' column starts; len(cols) <= batch_size
     examined: int  # windows looked at since the previous item (skipped ones included)
 
@@ -341,7 +341,7 @@ def read_batches(
             for i in range(start_row, len(plan.rows)):
                 r = plan.rows[i]
                 predicted = skipped = examined = 0
-                pixels = np.zeros((batch_size, th, tw, channels), dtype=np.float32)
+                pixels = np.zeros((batch_size, th, tw, channels), dtype=np.uint8)
                 cols: list[int] = []
                 for c, known, rgb in _row_windows(slide, plan, r, test):
                     if stop.is_set():

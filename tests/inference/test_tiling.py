@@ -63,3 +63,21 @@ def test_memory_stays_bounded_by_the_output_not_the_tiles():
     assert out.shape == (1024, 1024, 1)
     # the sum and the weight map (2 x output) plus one batch and small temporaries
     assert peak < 2.5 * output_bytes < all_tiles_bytes
+
+
+def test_tiles_keep_the_image_dtype_and_the_blend_does_not_depend_on_it():
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 256, (70, 90, 3)).astype(np.uint8)
+    dtypes = set()
+
+    def predict_batch(batch):
+        dtypes.add(batch.dtype)
+        ramp = np.linspace(0, 1, 32)[None, :, None, None]  # tile borders differ from centres
+        return batch[..., :1].astype(np.float32) / 255.0 * ramp
+
+    as_uint8 = sliding_window(predict_batch, image, (32, 32), overlap=0.25, batch_size=3)
+    as_float = sliding_window(
+        predict_batch, image.astype(np.float32), (32, 32), overlap=0.25, batch_size=3
+    )
+    assert dtypes == {np.dtype(np.uint8), np.dtype(np.float32)}
+    np.testing.assert_array_equal(as_uint8, as_float)
