@@ -128,11 +128,16 @@ def _batch_predictor(model: Any, tta: bool) -> Callable[[np.ndarray], np.ndarray
     if not tta:
         return plain
 
+    flips = ((1,), (2,), (1, 2))
+
     def flipped(batch: np.ndarray) -> np.ndarray:
-        out = plain(batch)
-        for axes in ((1,), (2,), (1, 2)):
-            out += np.flip(plain(np.ascontiguousarray(np.flip(batch, axes))), axes)
-        return out / 4.0
+        # the four views in one call: one transfer and a 4x larger batch for an accelerator
+        n = len(batch)
+        out = plain(np.concatenate([batch, *(np.flip(batch, axes) for axes in flips)]))
+        total = out[:n].copy()
+        for k, axes in enumerate(flips, start=1):
+            total += np.flip(out[k * n : (k + 1) * n], axes)
+        return total / 4.0
 
     return flipped
 

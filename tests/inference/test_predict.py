@@ -83,8 +83,24 @@ def test_tta_averages_four_flips(pointwise):
         out = predict_proba(pointwise, image, tile_size=40, tta=True, batch_size=1)
     finally:
         del pointwise.predict_on_batch
-    assert len(calls) == 4
+    assert calls == [(4, 40, 40, 1)]  # the four views in one batch
     np.testing.assert_allclose(out, image[..., 0] / 255.0, atol=1e-5)
+
+
+def test_tta_undoes_each_flip_of_a_model_that_is_not_symmetric():
+    import keras
+
+    keras.utils.set_random_seed(3)
+    model = build_unet((None, None, 3), 2, depth=2, base_filters=4)  # random: no symmetry
+    image = np.random.default_rng(3).integers(0, 256, (32, 32, 3)).astype(np.uint8)
+    plain = predict_proba(model, image, tile_size=32)
+    views = [plain] + [
+        np.flip(predict_proba(model, np.ascontiguousarray(np.flip(image, a)), tile_size=32), a)
+        for a in ((0,), (1,), (0, 1))
+    ]
+    assert np.abs(views[1] - plain).max() > 1e-3, "the flips must matter for this test"
+    out = predict_proba(model, image, tile_size=32, tta=True)
+    np.testing.assert_allclose(out, np.mean(views, axis=0), atol=1e-5)
 
 
 def test_multiclass_prediction_is_the_argmax():
