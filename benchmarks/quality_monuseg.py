@@ -121,6 +121,7 @@ def _config(args: argparse.Namespace, stain_jitter: float) -> Any:
         blur=args.blur,
         noise=args.noise,
         zoom=args.zoom,
+        ema=args.ema,
         stain_normalisation=args.stain_normalisation,
         mixed_precision=args.mixed_precision,
         sample_figures=0,
@@ -342,6 +343,10 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     organs.add_argument(
         "--zoom", type=float, default=0.0,
         help="scale augmentation: patches magnified 1/(1+zoom)..1+zoom (0.25: 0.8-1.25x)",
+    )  # fmt: skip
+    organs.add_argument(
+        "--ema", type=float, default=0.0,
+        help="weight averaging: momentum of the moving average that is validated and kept",
     )  # fmt: skip
     organs.add_argument(
         "--stain-normalisation", choices=("none", "macenko", "reinhard"), default="none",

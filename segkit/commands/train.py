@@ -38,6 +38,7 @@ _FLAGS: tuple[tuple[str, str, Any], ...] = (
     ("--seed", "seed", int),
     ("--steps-per-epoch", "steps_per_epoch", int),
     ("--threshold", "threshold", float),
+    ("--ema", "ema", float),
     ("--mlflow-uri", "mlflow_tracking_uri", str),
 )
 

@@ -3,7 +3,8 @@
 After every epoch :class:`RunCheckpoint` writes, in this order, each file atomically:
 
 1. ``checkpoints/last-EPOCH.keras``: the whole model with its optimizer state;
-2. ``checkpoints/best.weights.h5`` when ``monitor`` improved;
+2. ``checkpoints/best.weights.h5`` when ``monitor`` improved (the averaged weights when the
+   optimizer keeps an average: :mod:`segkit.training.averaging`);
 3. ``checkpoints/state.json``: epochs done, the history, the best value and the early-stopping
    counter, naming the checkpoint of step 1;
 4. ``history.csv``.
@@ -28,6 +29,7 @@ from segkit.runs.history import write_history
 from segkit.runs.layout import BEST_WEIGHTS, CHECKPOINTS, LAST_CHECKPOINTS, last_checkpoint
 from segkit.runs.reader import read_state
 from segkit.runs.writer import write_state
+from segkit.training.averaging import averaged_weights
 
 __all__ = ["RunCheckpoint", "TimeLimit", "read_state"]
 
@@ -117,7 +119,8 @@ class RunCheckpoint(keras.callbacks.Callback):
         value = row.get(self.monitor)
         if value is not None and self._improved(value):
             self.best, self.best_epoch, self.wait = value, epoch + 1, 0
-            _save_weights(self.model, self.checkpoints / BEST_WEIGHTS)
+            with averaged_weights(self.model) as model:
+                _save_weights(model, self.checkpoints / BEST_WEIGHTS)
         else:
             self.wait += 1
         if self.patience and self.wait >= self.patience:

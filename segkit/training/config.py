@@ -60,6 +60,7 @@ _FLOATS: tuple[tuple[str, float, float, bool], ...] = (
     ("zoom", 0.0, 1.0, False),
     ("min_delta", 0.0, 1e6, False),
     ("threshold", 0.0, 1.0, True),
+    ("ema", 0.0, 0.9999, False),
 )
 _CHOICES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("optimizer", OPTIMIZERS),
@@ -155,6 +156,11 @@ class TrainConfig:
         model folder, a ``.keras`` file, or a bundled model such as ``segkit:nuclei``. Its
         U-Net must match this config and data set (depth, filters, channels, classes).
         Read once, when the run starts; a resumed run continues from its own checkpoint.
+    ema : float
+        Weight averaging: 0 (off) or the momentum ``m`` of an exponential moving average of
+        the weights, updated after every step (0.99 averages about the last 100 steps). The
+        average is what is validated, kept as the best checkpoint and saved as the model;
+        training goes on from the raw weights (:mod:`segkit.training.averaging`).
     """
 
     epochs: int = 20
@@ -194,6 +200,7 @@ class TrainConfig:
     mlflow_tracking_uri: str | None = None
     mlflow_experiment: str = "segkit"
     init_model: str | None = None
+    ema: float = 0.0
 
     def __post_init__(self) -> None:
         for name, lo, hi in _INTS:

@@ -111,7 +111,8 @@ def fit_custom(
     num_classes : int
     callbacks : sequence of keras.callbacks.Callback
         Receive ``on_train_begin``, ``on_epoch_begin/end`` (logs ``loss``, ``dice``,
-        ``val_loss``, ``val_dice``) and ``on_train_end``; they may set ``model.stop_training``.
+        ``val_loss``, ``val_dice``), ``on_test_begin/end`` around each validation and
+        ``on_train_end``; they may set ``model.stop_training``.
     """
     strategy = info.strategy
     loss = model.loss
@@ -165,7 +166,9 @@ def fit_custom(
             sync()
         logs = {"loss": train_loss, "dice": train_dice}
         if val_data is not None:
+            cb.on_test_begin()  # as in fit: weight averaging swaps its weights in here
             val_loss, val_dice = run_epoch(val_data, eval_step)
+            cb.on_test_end()
             logs.update(val_loss=val_loss, val_dice=val_dice)
         logs["seconds"] = time.perf_counter() - start
         cb.on_epoch_end(epoch, logs)

@@ -43,6 +43,7 @@ from segkit.runs.lock import run_lock
 from segkit.runs.reader import read_state
 from segkit.runs.writer import write_config, write_metrics, write_run_files
 from segkit.tracking import MLflowLogger, tracking_uri
+from segkit.training.averaging import AveragedValidation
 from segkit.training.backends import StrategyInfo, select_distribution, uses_tf_data
 from segkit.training.callbacks import RunCheckpoint
 from segkit.training.config import TrainConfig
@@ -54,15 +55,17 @@ __all__ = ["train", "build_model", "make_optimizer"]
 
 
 def make_optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
-    """The optimizer named by ``config.optimizer`` with its learning rate and weight decay."""
+    """The optimizer named by ``config.optimizer`` with its learning rate and weight decay,
+    keeping a moving average of the weights when ``config.ema`` is set."""
     lr, wd = config.learning_rate, config.weight_decay or None
+    average: dict[str, Any] = {"use_ema": True, "ema_momentum": config.ema} if config.ema else {}
     if config.optimizer == "adam":
-        return keras.optimizers.Adam(lr, weight_decay=wd)
+        return keras.optimizers.Adam(lr, weight_decay=wd, **average)
     if config.optimizer == "adamw":
-        return keras.optimizers.AdamW(lr, weight_decay=config.weight_decay or 0.004)
+        return keras.optimizers.AdamW(lr, weight_decay=config.weight_decay or 0.004, **average)
     if config.optimizer == "sgd":
-        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=wd)
-    return keras.optimizers.RMSprop(lr, weight_decay=wd)
+        return keras.optimizers.SGD(lr, momentum=0.9, nesterov=True, weight_decay=wd, **average)
+    return keras.optimizers.RMSprop(lr, weight_decay=wd, **average)
 
 
 def build_model(config: TrainConfig, channels: int, num_classes: int) -> keras.Model:
@@ -198,6 +201,8 @@ def _train(
     )
     tracker = _tracker(config, run_dir, manifest)
     cbs: list[keras.callbacks.Callback] = [checkpoint, *user_callbacks]
+    if config.ema:
+        cbs.insert(0, AveragedValidation())
     if tracker is not None:
         cbs.append(tracker)
     initial_epoch = int(state["epoch"]) if state else 0

@@ -135,6 +135,13 @@ def test_mixed_precision(backend_runs):
     assert all(layer.compute_dtype == "float32" for layer in model.layers)
 
 
+def test_weight_averaging(backend_runs):
+    _, result = backend_runs
+    found = result["averaged"]
+    assert found["to_average"] == 0.0 and found["to_raw"] > 1e-4, found
+    assert found["val_loss"] < 1e-3, found
+
+
 def test_one_device_means_no_distribution():
     info = jax_distribution(["cpu:0"])
     assert info.kind == "default" and info.replicas == 1

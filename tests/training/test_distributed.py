@@ -55,8 +55,8 @@ def test_tf_config_workers(monkeypatch):
 def test_two_workers_train_to_identical_weights(prepared_small, tmp_path):
     from segkit.training import TrainConfig
 
-    config = TrainConfig(
-        epochs=2, batch_size=4, depth=2, base_filters=4, patience=0, sample_figures=0
+    config = TrainConfig(  # with weight averaging: its swap works on mirrored variables
+        epochs=2, batch_size=4, depth=2, base_filters=4, patience=0, sample_figures=0, ema=0.9
     )
     ports = _free_ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}

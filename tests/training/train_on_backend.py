@@ -11,6 +11,7 @@ TensorFlow and TensorBoard cannot be imported here, as on a machine without them
   trained again with the same run id (it continues at epoch 2);
 - ``instances``: 1 epoch on ``INSTANCES`` (``target="instances"``), when given (not ``-``);
 - ``mixed``: 1 epoch under the ``mixed_float16`` policy;
+- ``averaged``: 2 epochs with weight averaging (``ema``), checked by ``averaging_checks``;
 - ``from_tf``: when the parent started that run on TensorFlow, its remaining epoch;
 
 and writes to ``OUT.json`` what the parent test checks: epochs seen, optimizer steps, the
@@ -47,6 +48,7 @@ class _Hidden(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 sys.meta_path.insert(0, _Hidden())
 
 import keras  # noqa: E402
+from averaging_checks import AverageRecorder, check_averaged_run  # noqa: E402
 
 from segkit.training import TrainConfig, train  # noqa: E402
 from segkit.training.backends import select_distribution  # noqa: E402
@@ -89,6 +91,10 @@ def main() -> None:
         train(instances, config.replace(epochs=1), runs_dir=runs, run_id="instances")
     mixed = config.replace(epochs=1, mixed_precision="on")
     train(prepared, mixed, runs_dir=runs, run_id="mixed")
+    recorder = AverageRecorder()
+    averaged = config.replace(ema=0.9)
+    train(prepared, averaged, runs_dir=runs, run_id="averaged", callbacks=[recorder])
+    result["averaged"] = check_averaged_run(Path(runs) / "averaged", recorder)
     if (Path(runs) / "from_tf").is_dir():
         other = Recorder()
         train(prepared, config, runs_dir=runs, run_id="from_tf", callbacks=[other])
