@@ -9,7 +9,9 @@ epoch and early stopping follow the averaged model), ``best.weights.h5`` and the
 raw weights with the averages in its optimizer state, so a resumed run continues exactly.
 
 Non-trainable weights (batch normalisation's moving mean and variance) are not averaged: they
-are already running averages of the statistics under the recent weights.
+are already running averages of the statistics under the recent weights. A data set without a
+val part picks its best epoch by the training loss, which Keras measures on the raw weights
+during the epoch; the averaged weights of that epoch are still what is kept.
 
 This module owns the swap; :class:`segkit.training.callbacks.RunCheckpoint` and the training
 loops call it.

@@ -77,6 +77,14 @@ def test_an_interrupted_run_resumes_with_its_averages(prepared_small, tmp_path):
         np.testing.assert_array_equal(a, b)  # the averages went into the checkpoint
 
 
+def test_mixed_precision_averages_inside_the_loss_scale_wrapper(prepared_small, tmp_path):
+    recorder = AverageRecorder()
+    config = TrainConfig(epochs=1, ema=0.9, mixed_precision="on", **TINY)
+    train(prepared_small, config, runs_dir=tmp_path, run_id="mixed", callbacks=[recorder])
+    found = check_averaged_run(tmp_path / "mixed", recorder)
+    assert found["to_average"] == 0.0 and found["to_raw"] > 1e-4, found
+
+
 def test_the_config_field_and_the_flag():
     from segkit.cli import build_parser
     from segkit.commands.train import config_from_args
