@@ -160,7 +160,8 @@ class TrainConfig:
         Weight averaging: 0 (off) or the momentum ``m`` of an exponential moving average of
         the weights, updated after every step (0.99 averages about the last 100 steps). The
         average is what is validated, kept as the best checkpoint and saved as the model;
-        training goes on from the raw weights (:mod:`segkit.training.averaging`).
+        training goes on from the raw weights (:mod:`segkit.training.averaging`). Off by
+        default: on MoNuSeg's unseen organs 0.99 did not help (README).
     """
 
     epochs: int = 20
