@@ -125,7 +125,7 @@ def _config(args: argparse.Namespace, stain_jitter: float) -> Any:
         stain_normalisation=args.stain_normalisation,
         mixed_precision=args.mixed_precision,
         sample_figures=0,
-        seed=1,
+        seed=args.seed,
     )
 
 
@@ -246,8 +246,9 @@ def run_organs(args: argparse.Namespace) -> dict:
         for member in range(args.ensemble):
             since = fold_start if member == 0 else time.perf_counter()
             callbacks = [TimeLimit(budget, since=since, anneal_from=anneal)]
-            config = _config(args, args.stain_jitter).replace(seed=1 + member)
-            run_id = f"fold-{name}" if member == 0 else f"fold-{name}-seed{1 + member}"
+            seed = args.seed + member
+            config = _config(args, args.stain_jitter).replace(seed=seed)
+            run_id = f"fold-{name}" if member == 0 else f"fold-{name}-seed{seed}"
             runs.append(train(
                 prepared, config, runs_dir=args.work / "runs", run_id=run_id,
                 callbacks=callbacks,
@@ -358,7 +359,12 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     )  # fmt: skip
     organs.add_argument(
         "--ensemble", type=int, default=1,
-        help="models per fold (seeds 1..N) sharing --minutes-per-fold; probabilities averaged",
+        help="models per fold (seeds S..S+N-1) sharing --minutes-per-fold; probabilities averaged",
+    )  # fmt: skip
+    organs.add_argument(
+        "--seed", type=int, default=1,
+        help="S: seed of the weights and augmentation (the val split keeps seed 1); a fold "
+        "trained with the seed, time and epoch of another run reproduces it",
     )  # fmt: skip
     organs.add_argument(
         "--lr-schedule", choices=("constant", "cosine"), default="constant",
