@@ -20,7 +20,7 @@ loops call it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 import keras
@@ -87,15 +87,14 @@ class AveragedValidation(keras.callbacks.Callback):
 
     def __init__(self) -> None:
         super().__init__()
-        self._swapped: Any | None = None
+        self._swapped = ExitStack()
+        self._inside = False
 
     def on_test_begin(self, logs: dict[str, Any] | None = None) -> None:
-        optimizer = _ema_optimizer(self.model)
-        if optimizer is not None and self._swapped is None:
-            _swap(optimizer)
-            self._swapped = optimizer
+        if not self._inside:
+            self._swapped.enter_context(averaged_weights(self.model))
+            self._inside = True
 
     def on_test_end(self, logs: dict[str, Any] | None = None) -> None:
-        if self._swapped is not None:
-            _swap(self._swapped)
-            self._swapped = None
+        self._swapped.close()
+        self._inside = False
