@@ -15,7 +15,7 @@ export PYTHONHASHSEED ?= 0
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[cpu,jax,notebooks,infra,tracking,slides,dev]"
+	$(PY) -m pip install -q -e ".[cpu,jax,notebooks,infra,tracking,slides,onnx,dev]"
 	$(PY) -m ipykernel install --sys-prefix --name python3 >/dev/null
 	touch $(STAMP)
 

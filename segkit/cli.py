@@ -29,6 +29,7 @@ COMMAND_MODULES = [
     "segkit.commands.evaluate",
     "segkit.commands.predict",
     "segkit.commands.ki67",
+    "segkit.commands.export",
     "segkit.commands.runs",
     "segkit.commands.ui",
     "segkit.commands.remote",

@@ -2,6 +2,7 @@
 from their probabilities."""
 
 from segkit.decision import probabilities_to_mask
+from segkit.models.export import export_onnx
 from segkit.models.flops import count_flops
 from segkit.models.resolve import resolve_model
 from segkit.models.saving import ModelInfo, load_model, save_model
@@ -12,6 +13,7 @@ __all__ = [
     "build_unet",
     "check_input_size",
     "count_flops",
+    "export_onnx",
     "load_model",
     "probabilities_to_mask",
     "resolve_model",
