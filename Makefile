@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_train.py
 	$(PY) benchmarks/bench_predict.py
 	$(PY) benchmarks/bench_onednn.py
+	$(PY) benchmarks/bench_export.py
 
 clean:
 	rm -rf demo_out build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

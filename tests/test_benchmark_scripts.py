@@ -78,3 +78,11 @@ def test_gpu_check_runs_on_jax(shared_data: Path, tmp_path: Path) -> None:
                 "forward_gflops_per_image", "predict_ratio"):  # fmt: skip
         assert math.isfinite(figures[key]) and figures[key] > 0, (key, figures)
     assert 0.0 <= figures["input_share"] < 1.0, figures
+
+
+def test_bench_export_runs() -> None:
+    out = _run("bench_export.py", "--tile", "32", "--batch", "1", "--repeat", "1")
+    diff = float(out.split("largest difference of probabilities ")[1].split()[0])
+    assert diff < 1e-3, out
+    rates = [float(line.split("(")[1].split()[0]) for line in out.splitlines() if "tiles/s" in line]
+    assert len(rates) == 2 and all(math.isfinite(r) and r > 0 for r in rates), out
