@@ -112,10 +112,10 @@ def score_ki67_image(
 def _annotations(score: ImageScore, image_name: str) -> Iterator[Any]:
     from segkit.annotations.geometry import Annotation, Polygon
     from segkit.ki67.outlines import nucleus_features
+    from segkit.ki67.qupath_names import qupath_measurements
 
     for feature in nucleus_features(score.labels, score.measurements, score.classification):
-        measurements = {k: v for k, v in feature["measurements"].items() if np.isfinite(v)}
-        measurements["intensity_bin"] = float(feature["bin"])
+        measurements = qupath_measurements({**feature["measurements"], "bin": feature["bin"]})
         yield Annotation(
             geometry=Polygon(np.asarray(feature["outline"], dtype=float)),
             class_name=feature["class"],

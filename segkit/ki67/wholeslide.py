@@ -12,7 +12,6 @@ is held: per nucleus only its counts in the grid outlive its band.
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -148,20 +147,16 @@ def _measure(
         }
 
 
-_MEASUREMENTS = ("area", "area_um2", "dab_od_mean", "dab_od_max", "hematoxylin_od_mean")
-
-
 def _annotation(nucleus: dict[str, Any], image_name: str) -> Any:
-    """A QuPath detection of one nucleus (finite measurements only)."""
+    """A QuPath detection of one nucleus (finite measurements only, QuPath's names)."""
     from segkit.annotations.geometry import Annotation, Polygon
+    from segkit.ki67.qupath_names import qupath_measurements
 
-    measurements = {k: nucleus[k] for k in _MEASUREMENTS if math.isfinite(nucleus[k])}
-    measurements["intensity_bin"] = float(nucleus["bin"])
     return Annotation(
         geometry=Polygon(nucleus["outline"]),
         class_name=nucleus["class"],
         object_type="detection",
-        measurements=measurements,
+        measurements=qupath_measurements(nucleus),
         image=image_name,
     )
 

@@ -15,6 +15,7 @@ keras = require_module("keras", "the cpu extra: pip install -e '.[cpu]'")
 from segkit.cli import main  # noqa: E402
 from segkit.imaging import write_image  # noqa: E402
 from segkit.ki67.pipeline import score_ki67, score_ki67_image  # noqa: E402
+from segkit.ki67.qupath_names import QUPATH_NAMES  # noqa: E402
 from segkit.models import ModelInfo  # noqa: E402
 from segkit.synthetic import make_synthetic_sample  # noqa: E402
 
@@ -73,7 +74,17 @@ def test_score_ki67_writes_every_output(tmp_path: Path) -> None:
     assert cls["name"] in ("Positive", "Negative") and len(cls["color"]) == 3
     ring = feature["geometry"]["coordinates"][0]
     assert ring[0] == ring[-1] and len(ring) >= 4
-    assert "dab_od_mean" in feature["properties"]["measurements"]
+    names = set(QUPATH_NAMES.values())
+    for f in geo["features"]:  # QuPath's own names, so its scripts and commands apply
+        assert set(f["properties"]["measurements"]) <= names
+    assert {"Nucleus: DAB OD mean", "Nucleus: Area px^2"} <= set(
+        feature["properties"]["measurements"]
+    )
+    in_geojson = sorted(
+        f["properties"]["measurements"]["Nucleus: DAB OD mean"] for f in geo["features"]
+    )
+    in_csv = sorted(float(c["dab_od_mean"]) for c in cells)
+    assert in_geojson == pytest.approx(in_csv, abs=1e-3)
 
 
 def test_dab_threshold_finds_the_positive_synthetic_nuclei() -> None:
