@@ -15,7 +15,8 @@ def register(sub: Any) -> None:
         help="per-image and object-level scores of a run or model on a prepared data set",
         description=(
             "Predicts every image of a split part of a prepared data set and writes "
-            "per_image.csv (Dice, IoU, precision, recall, object-level precision/recall/F1) "
+            "per_image.csv (Dice, IoU, precision, recall, HD95 / Hausdorff / ASSD in pixels, "
+            "object-level precision/recall/F1) "
             "and summary.json."
         ),
     )
@@ -80,6 +81,10 @@ def run(args: argparse.Namespace) -> int:
         if key in mean:
             median = result.summary["median"][key]
             print(f"  {key:<10} mean {mean[key]:.4f}  median {median:.4f}")
+    if "hd95" in mean:
+        print(f"  hd95       mean {mean['hd95']:.2f} px  assd mean {mean['assd']:.2f} px"
+              + (f"  (undefined on {n} image{'s' * (n != 1)}: one mask empty)"
+                 if (n := result.summary["distances_undefined"]) else ""))  # fmt: skip
     if "points" in result.summary:
         pts = result.summary["points"]
         print(f"  points     pooled precision {pts['precision']:.4f} recall {pts['recall']:.4f} "

@@ -1,6 +1,7 @@
 """Scoring predictions: NumPy metrics with a stated empty rule (pixels, objects, instances),
 and data set evaluation."""
 
+from segkit.evaluation.distances import boundary_distances
 from segkit.evaluation.evaluate import EvaluationResult, evaluate, summarize
 from segkit.evaluation.instance_scores import (
     InstanceMatch,
@@ -31,6 +32,7 @@ __all__ = [
     "overlap_scores",
     "match_objects",
     "object_scores",
+    "boundary_distances",
     "InstanceMatch",
     "match_instances",
     "f1_at_iou",

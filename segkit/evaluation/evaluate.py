@@ -1,8 +1,9 @@
 """Evaluate a model on one split part of a prepared data set.
 
 Every image of the part is predicted (sliding windows when it is larger than the model's
-input) and scored against its mask: pixel Dice, IoU, precision, recall, and object-level
-precision/recall/F1 from connected components matched at IoU >= 0.5. Results go to
+input) and scored against its mask: pixel Dice, IoU, precision, recall, boundary distances
+(HD95, Hausdorff, ASSD in pixels of the prepared images), and object-level precision/recall/F1
+from connected components matched at IoU >= 0.5. Results go to
 ``per_image.csv`` and ``summary.json`` when an output folder is given.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from segkit.evaluation.distances import DISTANCE_KEYS, boundary_distances
 from segkit.evaluation.instance_rows import INSTANCE_KEYS, instance_row, pooled_points
 from segkit.evaluation.scores import _object_ratios, object_scores, overlap_scores
 
@@ -31,6 +33,7 @@ SUMMARY_KEYS = (
     "object_precision",
     "object_recall",
     "object_f1",
+    *DISTANCE_KEYS,
 )
 
 
@@ -42,6 +45,7 @@ class EvaluationResult:
     ----------
     per_image : list of dict
         One row per image: ``name``, ``group``, ``dice``, ``iou``, ``precision``, ``recall``,
+        ``hd95``, ``hausdorff``, ``assd`` (pixels; NaN when one mask is empty),
         ``object_tp``/``fp``/``fn``, ``object_precision``/``recall``/``f1``, pixel counts
         (and ``dice_<class>``/``iou_<class>`` for multi-class models).
     summary : dict
@@ -69,17 +73,30 @@ def _model_name(run_or_model: Any, model: Any) -> str:
 
 
 def summarize(per_image: list[dict[str, Any]]) -> dict[str, Any]:
-    """Mean, median and standard deviation of each score, and pooled object counts."""
+    """Mean, median and standard deviation of each score, and pooled object counts.
+
+    The boundary distances (:data:`~segkit.evaluation.distances.DISTANCE_KEYS`) are averaged
+    over the images where they are defined; ``distances_undefined`` counts the others (one of
+    the two masks empty).
+    """
     present = {k for row in per_image for k in row}
     keys = [k for k in present if k in SUMMARY_KEYS or k in INSTANCE_KEYS
             or k.startswith(("dice_", "iou_"))]  # fmt: skip
     keys.sort(key=lambda k: (k not in SUMMARY_KEYS, k))
     out: dict[str, Any] = {"mean": {}, "median": {}, "std": {}}
+    undefined = 0
     for key in keys:
         values = np.asarray([row[key] for row in per_image if key in row], dtype=np.float64)
+        if key in DISTANCE_KEYS:  # NaN where one mask is empty: averaged where defined
+            undefined = int(np.count_nonzero(np.isnan(values)))
+            values = values[~np.isnan(values)]
+            if not values.size:
+                continue
         out["mean"][key] = float(values.mean())
         out["median"][key] = float(np.median(values))
         out["std"][key] = float(values.std())
+    if any(k in DISTANCE_KEYS for k in keys):
+        out["distances_undefined"] = undefined
     with_objects = [r for r in per_image if "object_tp" in r]
     if with_objects:
         tp, fp, fn = (sum(int(r[f"object_{k}"]) for r in with_objects) for k in ("tp", "fp", "fn"))
@@ -201,6 +218,7 @@ def evaluate(
             row |= overlap_scores(
                 mask, pred, mask_classes, class_names=manifest.template.classes.names
             )
+            row |= boundary_distances(mask, pred)
             if objects:
                 row |= object_scores(mask, pred)
             row["true_pixels"] = int(np.count_nonzero(mask))

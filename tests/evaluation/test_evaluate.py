@@ -1,5 +1,6 @@
 import csv
 import json
+import math
 
 import numpy as np
 import pytest
@@ -76,9 +77,15 @@ def test_evaluate_scores_each_image_and_writes_csv_and_summary(tmp_path, dataset
     assert rows["img1"]["recall"] == pytest.approx(0.5)
     assert (rows["img1"]["object_tp"], rows["img1"]["object_fn"]) == (1, 1)
     assert rows["img2"]["dice"] == 0.0 and rows["img2"]["object_fp"] == 1
+    # boundary distances: the missed square's far corner (27, 27) to the found one's (11, 11)
+    assert rows["img0"]["hausdorff"] == 0.0
+    assert rows["img1"]["hausdorff"] == pytest.approx(math.hypot(16, 16))
+    assert math.isnan(rows["img2"]["hd95"])  # empty truth: undefined, not averaged
     summary = json.loads((tmp_path / "eval" / "summary.json").read_text())
     assert summary["count"] == 3 and summary["same_dataset"] is True
     assert summary["mean"]["dice"] == pytest.approx((1 + 2 / 3 + 0) / 3)
+    assert summary["mean"]["hausdorff"] == pytest.approx(math.hypot(16, 16) / 2)
+    assert summary["distances_undefined"] == 1
     assert summary["objects"] == pytest.approx(
         {
             "tp": 2,
@@ -109,7 +116,8 @@ def test_cli_evaluates_a_saved_model_folder(tmp_path, dataset, pointwise_model, 
     assert main(["evaluate", str(tmp_path / "run"), str(dataset), "--save-predictions"]) == 0
     out = tmp_path / "run" / "evaluation" / "test"
     assert (out / "per_image.csv").is_file() and (out / "predictions" / "img1.png").is_file()
-    assert "dice" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "dice" in printed and "(undefined on 1 image: one mask empty)" in printed
 
 
 def test_evaluate_a_unet_on_a_data_set_written_by_prepare(tmp_path, synthetic_source):
