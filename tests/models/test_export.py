@@ -133,3 +133,12 @@ def test_cli_exports_the_bundled_nucleus_model(tmp_path, capsys):
     assert info["target"] == "instances"
     (got,) = _session(out).run(["probabilities"], {"image": _image((1, 64, 64, 3))})
     assert got.shape == (1, 64, 64, 4)
+
+
+def test_without_the_onnx_extra_the_error_says_what_to_install(tmp_path, model_folder, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tf2onnx", None)  # import tf2onnx now raises ImportError
+    with pytest.raises(ValueError, match=r"needs tf2onnx: pip install 'segkit\[onnx\]'"):
+        export_onnx(model_folder[0], tmp_path / "net.onnx")
+    assert not (tmp_path / "net.onnx").exists()
