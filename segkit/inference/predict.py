@@ -22,19 +22,10 @@ __all__ = [
     "predict",
     "predict_proba",
     "prepare_image",
-    "downsampling_factor",
     "window_size",
 ]
 
 DEFAULT_TILE = 256
-
-
-def downsampling_factor(model: Any) -> int:
-    """``2 ** (number of 2x down-sampling layers)``: tile sizes must divide by it."""
-    import keras
-
-    pools = sum(isinstance(layer, keras.layers.MaxPooling2D) for layer in model.layers)
-    return 2**pools
 
 
 def _resolve(model: Any, info: ModelInfo | None) -> tuple[Any, ModelInfo]:
@@ -95,7 +86,7 @@ def window_size(
         A size the network cannot take (not a multiple of its down-sampling factor, or not
         its fixed input size).
     """
-    from segkit.models.unet import check_input_size
+    from segkit.models.unet import check_input_size, downsampling_factor
 
     factor = downsampling_factor(model)
     fixed = tuple(model.input_shape[1:3])

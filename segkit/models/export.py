@@ -33,6 +33,7 @@ from typing import Any
 
 from segkit.models.resolve import resolve_model
 from segkit.models.saving import ModelInfo
+from segkit.models.unet import downsampling_factor
 
 __all__ = ["INPUT_NAME", "OUTPUT_NAME", "OnnxExport", "export_onnx", "read_onnx_info"]
 
@@ -78,20 +79,6 @@ def _require(name: str) -> Any:
         return importlib.import_module(name)
     except ImportError:
         raise ValueError(f"ONNX export needs {name}: {_EXTRA}") from None
-
-
-def _size_multiple(model: Any) -> int:
-    """``2 ** d`` for a model with ``d`` pooling steps: the height and width it accepts."""
-    import keras
-
-    def count(layers: Any) -> int:
-        pooling = keras.layers.MaxPooling2D | keras.layers.AveragePooling2D
-        return sum(
-            1 if isinstance(layer, pooling) else count(getattr(layer, "layers", ()))
-            for layer in layers
-        )
-
-    return int(2 ** count(model.layers))
 
 
 def _float32(model: Any) -> Any:
@@ -225,7 +212,7 @@ def export_onnx(
     onnx = _require("onnx")
     net, info = resolve_model(model)
     net = _float32(net)
-    multiple = _size_multiple(net)
+    multiple = downsampling_factor(net)
     h, w = _check_size(info, net, multiple)
     channels = int(net.input_shape[-1])
     rng = np.random.default_rng(0)

@@ -13,9 +13,29 @@ from typing import Any
 import keras
 from keras import layers
 
-__all__ = ["UPSAMPLING_MODES", "build_unet", "check_input_size", "valid_sizes"]
+__all__ = [
+    "UPSAMPLING_MODES",
+    "build_unet",
+    "check_input_size",
+    "downsampling_factor",
+    "valid_sizes",
+]
 
 UPSAMPLING_MODES = ("transpose", "bilinear")
+
+
+def downsampling_factor(model: Any) -> int:
+    """``2 ** (number of 2x down-sampling layers)`` of ``model`` (nested models included): its
+    input's height and width must divide by it."""
+    pooling = layers.MaxPooling2D | layers.AveragePooling2D
+
+    def count(items: Any) -> int:
+        return sum(
+            1 if isinstance(layer, pooling) else count(getattr(layer, "layers", ()))
+            for layer in items
+        )
+
+    return int(2 ** count(model.layers))
 
 
 def valid_sizes(size: int, depth: int) -> tuple[int, int]:
