@@ -136,6 +136,8 @@ def _check_size(info: ModelInfo, model: Any, multiple: int) -> tuple[int, int]:
 
 
 def _rename_output(onnx: Any, path: Path, metadata: dict[str, str]) -> None:
+    """Name the graph's input :data:`INPUT_NAME` and its output :data:`OUTPUT_NAME` (whatever
+    the Keras model called them) and store ``metadata`` in the file."""
     graph_model = onnx.load(str(path))
     graph = graph_model.graph
     if len(graph.output) != 1 or len(graph.input) != 1:
@@ -143,16 +145,17 @@ def _rename_output(onnx: Any, path: Path, metadata: dict[str, str]) -> None:
             f"ONNX export: expected one input and one output, got {len(graph.input)} and "
             f"{len(graph.output)}"
         )
-    old = graph.output[0].name
+    names = {graph.input[0].name: INPUT_NAME, graph.output[0].name: OUTPUT_NAME}
     for node in graph.node:
-        node.output[:] = [OUTPUT_NAME if name == old else name for name in node.output]
-        node.input[:] = [OUTPUT_NAME if name == old else name for name in node.input]
-    graph.output[0].name = OUTPUT_NAME
+        node.input[:] = [names.get(name, name) for name in node.input]
+        node.output[:] = [names.get(name, name) for name in node.output]
+    graph.input[0].name, graph.output[0].name = INPUT_NAME, OUTPUT_NAME
     del graph_model.metadata_props[:]
     for key, value in metadata.items():
         entry = graph_model.metadata_props.add()
         entry.key, entry.value = key, value
     graph_model.producer_name = "segkit"
+    onnx.checker.check_model(graph_model)
     onnx.save(graph_model, str(path))
 
 
@@ -227,7 +230,7 @@ def export_onnx(
             net.export(str(tmp), format="onnx", opset_version=opset, verbose=False)
         _rename_output(onnx, tmp, metadata)
         if verify:
-            difference = _compare(tmp, image, expected)
+            difference = _compare(tmp, image, expected, target)
             if difference is not None and difference > tolerance:
                 raise ValueError(
                     f"{target}: the exported graph differs from the model by {difference:.2g} "
@@ -244,7 +247,7 @@ def export_onnx(
     )
 
 
-def _compare(path: Path, image: Any, expected: Any) -> float | None:
+def _compare(path: Path, image: Any, expected: Any, target: Path) -> float | None:
     import numpy as np
 
     try:
@@ -255,7 +258,7 @@ def _compare(path: Path, image: Any, expected: Any) -> float | None:
     (got,) = session.run([OUTPUT_NAME], {INPUT_NAME: image})
     if got.shape != expected.shape:
         raise ValueError(
-            f"{path}: the exported graph returns shape {got.shape}, the model {expected.shape}"
+            f"{target}: the exported graph returns shape {got.shape}, the model {expected.shape}"
         )
     return float(np.max(np.abs(got.astype("float32") - expected)))
 

@@ -93,6 +93,21 @@ def test_mixed_precision_model_is_exported_in_float32(tmp_path):
     assert not casts, "the graph computes in float16"  # portable: float32 throughout
 
 
+def test_any_keras_model_gets_the_same_input_and_output_names(tmp_path):
+    import keras
+
+    inputs = keras.Input((None, None, 1), name="pixels")  # not segkit's names
+    model = keras.Model(inputs, keras.layers.Rescaling(1 / 255, name="scaled")(inputs))
+    result = export_onnx(model, tmp_path / "plain.onnx")
+    assert result.max_abs_difference == 0.0
+    session = _session(result.path)
+    assert [i.name for i in session.get_inputs()] == ["image"]
+    assert [o.name for o in session.get_outputs()] == ["probabilities"]
+    x = _image((2, 8, 4, 1))
+    np.testing.assert_allclose(session.run(["probabilities"], {"image": x})[0], x / 255, rtol=1e-6)
+    assert result.interface["input"]["size_multiple"] == 1
+
+
 def test_a_graph_that_fails_its_check_leaves_the_old_file(tmp_path, model_folder, monkeypatch):
     import segkit.models.export as export
 
