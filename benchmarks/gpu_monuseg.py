@@ -170,10 +170,12 @@ def throughput(
         "bare_fit_images_per_s": round(images / bare_epoch, 1),
         "input_share": round(max(0.0, 1.0 - bare_epoch / segkit_epoch), 3),
         "forward_gflops_per_image": round(flops / 1e9, 3),
-        "achieved_tflops": round(achieved, 2),
+        "achieved_tflops": float(f"{achieved:.3g}"),
         "peak_tflops": peak,
-        "mfu": round(achieved / peak, 4) if peak else None,
-        "bare_fit_mfu": round(step_flops * images / bare_epoch / 1e12 / peak, 4) if peak else None,
+        "mfu": float(f"{achieved / peak:.3g}") if peak else None,
+        "bare_fit_mfu": float(f"{step_flops * images / bare_epoch / 1e12 / peak:.3g}")
+        if peak
+        else None,
     }
 
 
