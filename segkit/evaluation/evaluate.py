@@ -84,19 +84,18 @@ def summarize(per_image: list[dict[str, Any]]) -> dict[str, Any]:
             or k.startswith(("dice_", "iou_"))]  # fmt: skip
     keys.sort(key=lambda k: (k not in SUMMARY_KEYS, k))
     out: dict[str, Any] = {"mean": {}, "median": {}, "std": {}}
-    undefined = 0
     for key in keys:
         values = np.asarray([row[key] for row in per_image if key in row], dtype=np.float64)
         if key in DISTANCE_KEYS:  # NaN where one mask is empty: averaged where defined
-            undefined = int(np.count_nonzero(np.isnan(values)))
             values = values[~np.isnan(values)]
             if not values.size:
                 continue
         out["mean"][key] = float(values.mean())
         out["median"][key] = float(np.median(values))
         out["std"][key] = float(values.std())
-    if any(k in DISTANCE_KEYS for k in keys):
-        out["distances_undefined"] = undefined
+    distances = [row[DISTANCE_KEYS[0]] for row in per_image if DISTANCE_KEYS[0] in row]
+    if distances:  # the distances of a row are all defined or all NaN
+        out["distances_undefined"] = int(np.count_nonzero(np.isnan(distances)))
     with_objects = [r for r in per_image if "object_tp" in r]
     if with_objects:
         tp, fp, fn = (sum(int(r[f"object_{k}"]) for r in with_objects) for k in ("tp", "fp", "fn"))
