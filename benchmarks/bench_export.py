@@ -9,11 +9,15 @@ tiles of ``--tile`` px through:
   threads).
 
 Prints the export time, the size of the file, the largest difference of the probabilities on
-the timed batch and tiles/s of each. Needs the ``onnx`` extra.
+the timed batch and tiles/s of each. Then the same for a whole synthetic image of ``--image`` px
+through segkit's tiled predictor (``segkit.inference.predict_proba``: normalisation, tiles,
+blending), once with the Keras model and once with the ``.onnx`` file as the model
+(``segkit predict model.onnx``). Needs the ``onnx`` extra.
 
 Usage::
 
     python benchmarks/bench_export.py [--model segkit:nuclei] [--tile 256] [--batch 8]
+                                      [--image 1024]
 """
 
 from __future__ import annotations
@@ -35,11 +39,15 @@ def main() -> None:
     ap.add_argument("--tile", type=int, default=256)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--image", type=int, default=1024, help="whole-image side; 0: skip")
     args = ap.parse_args()
 
     import onnxruntime
 
+    from segkit.inference import predict_proba
     from segkit.models import export_onnx, resolve_model
+    from segkit.models.onnx_model import load_onnx_model
+    from segkit.synthetic import make_synthetic_sample
 
     model, _ = resolve_model(args.model)
     with tempfile.TemporaryDirectory() as tmp:
@@ -55,12 +63,18 @@ def main() -> None:
             "onnxruntime": lambda: session.run(["probabilities"], {"image": x})[0],
         }
         outputs = {name: fn() for name, fn in runs.items()}  # warm-up (graph building)
-        times: dict[str, list[float]] = {name: [] for name in runs}
-        for _ in range(args.repeat):
-            for name, fn in runs.items():
-                t = time.perf_counter()
-                fn()
-                times[name].append(time.perf_counter() - t)
+        times = _alternate(runs, args.repeat)
+        whole: dict[str, list[float]] = {}
+        if args.image:
+            image = make_synthetic_sample(args.image, args.image, seed=3).image
+            nets = {"keras": resolve_model(args.model), "onnxruntime": load_onnx_model(path)}
+            predictors = {
+                name: (lambda pair=pair: predict_proba(pair, image, tile_size=args.tile))
+                for name, pair in nets.items()
+            }
+            probas = {name: fn() for name, fn in predictors.items()}  # warm-up
+            whole_diff = float(np.max(np.abs(probas["keras"] - probas["onnxruntime"])))
+            whole = _alternate(predictors, max(1, args.repeat // 2))
     diff = float(np.max(np.abs(outputs["keras"] - outputs["onnxruntime"])))
     print(
         f"model {args.model}: export {result.seconds:.1f} s, {size:.1f} MB, "
@@ -74,6 +88,26 @@ def main() -> None:
             f"({rate:.1f} tiles/s)"
         )
     print(f"onnxruntime / keras time: {best['onnxruntime'] / best['keras']:.2f}x")
+    if whole:
+        best = {name: min(t) for name, t in whole.items()}
+        print(
+            f"whole {args.image}x{args.image} image through predict_proba (tiles of {args.tile}), "
+            f"largest difference {whole_diff:.1g}:"
+        )
+        for name, seconds in best.items():
+            print(f"{name:<12} {seconds:7.2f} s")
+        print(f"onnxruntime / keras time: {best['onnxruntime'] / best['keras']:.2f}x")
+
+
+def _alternate(runs: dict, repeat: int) -> dict[str, list[float]]:
+    """Seconds of each run, ``repeat`` rounds, the runs alternating within a round."""
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(repeat):
+        for name, fn in runs.items():
+            t = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t)
+    return times
 
 
 if __name__ == "__main__":

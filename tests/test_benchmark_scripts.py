@@ -81,8 +81,12 @@ def test_gpu_check_runs_on_jax(shared_data: Path, tmp_path: Path) -> None:
 
 
 def test_bench_export_runs() -> None:
-    out = _run("bench_export.py", "--tile", "32", "--batch", "1", "--repeat", "1")
+    out = _run("bench_export.py", "--tile", "32", "--batch", "1", "--repeat", "1", "--image", "96")
     diff = float(out.split("largest difference of probabilities ")[1].split()[0])
     assert diff < 1e-3, out
     rates = [float(line.split("(")[1].split()[0]) for line in out.splitlines() if "tiles/s" in line]
     assert len(rates) == 2 and all(math.isfinite(r) and r > 0 for r in rates), out
+    whole = out.split("whole 96x96 image through predict_proba")[1]
+    assert float(whole.split("largest difference ")[1].split(":")[0]) < 1e-3, out
+    seconds = [float(line.split()[1]) for line in whole.splitlines() if line.endswith(" s")]
+    assert len(seconds) == 2 and all(s > 0 for s in seconds), out

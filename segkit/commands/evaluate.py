@@ -20,7 +20,11 @@ def register(sub: Any) -> None:
             "and summary.json."
         ),
     )
-    p.add_argument("model", metavar="RUN_OR_MODEL", help="a run folder, model folder or .keras")
+    p.add_argument(
+        "model",
+        metavar="RUN_OR_MODEL",
+        help="a run folder, model folder, .keras or exported .onnx file",
+    )
     p.add_argument("dataset", metavar="DATASET", help="a data set written by `segkit prepare`")
     p.add_argument("--split", default="test", choices=("test", "val", "train"))
     p.add_argument(

@@ -31,7 +31,8 @@ def register(sub: Any) -> None:
     p.add_argument(
         "--model",
         default="segkit:nuclei",
-        help="a run folder, model folder, .keras file, segkit:nuclei (default), or 'classical' "
+        help="a run folder, model folder, .keras or exported .onnx file, segkit:nuclei (default), "
+        "or 'classical' "
         "for the model-free colour-deconvolution detector",
     )
     p.add_argument(

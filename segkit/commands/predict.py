@@ -24,7 +24,9 @@ def register(sub: Any) -> None:
         ),
     )
     p.add_argument(
-        "model", help="a run folder, a model folder, a .keras file or segkit:nuclei (bundled)"
+        "model",
+        help="a run folder, a model folder, a .keras file, an .onnx file written by segkit "
+        "export (run by ONNX Runtime) or segkit:nuclei (bundled)",
     )
     p.add_argument("images", nargs="+", help="image files or folders of images")
     p.add_argument(

@@ -31,16 +31,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from segkit.models.onnx_model import INFO_KEY, INPUT_NAME, INTERFACE_KEY, OUTPUT_NAME
 from segkit.models.resolve import resolve_model
 from segkit.models.saving import ModelInfo
 from segkit.models.unet import downsampling_factor
 
 __all__ = ["INPUT_NAME", "OUTPUT_NAME", "OnnxExport", "export_onnx", "read_onnx_info"]
 
-INPUT_NAME = "image"
-OUTPUT_NAME = "probabilities"
-_INFO_KEY = "segkit.model_info"
-_INTERFACE_KEY = "segkit.interface"
 _EXTRA = "pip install 'segkit[onnx]' (tf2onnx, onnx and onnxruntime)"
 
 
@@ -222,7 +219,7 @@ def export_onnx(
     image = rng.integers(0, 256, size=(1, h, w, channels)).astype("float32")
     expected = np.asarray(net.predict(image, verbose=0), dtype="float32")  # also builds the model
     interface = _interface(net, info, multiple)
-    metadata = {_INFO_KEY: info.to_json(), _INTERFACE_KEY: json.dumps(interface)}
+    metadata = {INFO_KEY: info.to_json(), INTERFACE_KEY: json.dumps(interface)}
     difference: float | None = None
     with atomic_path(target) as tmp:
         with warnings.catch_warnings():  # Keras's numpy patch for tf2onnx warns about np.object
@@ -280,6 +277,6 @@ def read_onnx_info(path: str | Path) -> tuple[ModelInfo, dict[str, Any]]:
     except Exception as exc:  # onnx raises DecodeError and others for a file that is not ONNX
         raise ValueError(f"{p}: not an ONNX file ({type(exc).__name__})") from None
     props = {entry.key: entry.value for entry in graph_model.metadata_props}
-    if _INFO_KEY not in props or _INTERFACE_KEY not in props:
+    if INFO_KEY not in props or INTERFACE_KEY not in props:
         raise ValueError(f"{p}: no segkit metadata (not written by segkit export)")
-    return ModelInfo.from_json(props[_INFO_KEY]), json.loads(props[_INTERFACE_KEY])
+    return ModelInfo.from_json(props[INFO_KEY]), json.loads(props[INTERFACE_KEY])

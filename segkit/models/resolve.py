@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from segkit.models.bundled import bundled_model_path, is_bundled_name
+from segkit.models.onnx_model import OnnxModel, is_onnx_path, load_onnx_model
 from segkit.models.saving import ModelInfo, load_model
 
 __all__ = ["resolve_model"]
 
 _EXPECTED = (
-    "segkit:NAME (a bundled model), a run folder, a model folder, a .keras file, a segkit "
-    "Run, a keras.Model or a (keras.Model, ModelInfo) pair"
+    "segkit:NAME (a bundled model), a run folder, a model folder, a .keras file, an .onnx "
+    "file from segkit export, a segkit Run, a keras.Model or a (keras.Model, ModelInfo) pair"
 )
 
 
@@ -32,6 +33,9 @@ def resolve_model(model: Any) -> tuple[Any, ModelInfo]:
         - a run folder or a model folder (``model.keras`` with ``model.json``), or a
           ``.keras`` file: loaded by :func:`segkit.models.load_model`, which infers the info
           from the model when no ``model.json`` lies beside it;
+        - an ``.onnx`` file written by ``segkit export``: an
+          :class:`~segkit.models.onnx_model.OnnxModel` run by ONNX Runtime, with the info stored
+          in the file (it predicts like the Keras model but cannot be trained);
         - a :class:`segkit.runs.Run` (any object whose ``path`` names a folder): its folder;
         - a ``(model, info)`` pair: returned as it is; an ``info`` of ``None`` is inferred;
         - a ``keras.Model``: the info is inferred by :meth:`ModelInfo.from_model` (no
@@ -39,27 +43,31 @@ def resolve_model(model: Any) -> tuple[Any, ModelInfo]:
 
     Returns
     -------
-    (keras.Model, ModelInfo)
+    (keras.Model or OnnxModel, ModelInfo)
 
     Raises
     ------
     FileNotFoundError
         A path that does not exist, or a folder without ``model.keras``.
     ValueError
-        A file that is not a ``.keras`` model, or one that does not load.
+        A file that is not a ``.keras`` or segkit ``.onnx`` model, or one that does not load.
     TypeError
         Anything else; the message names what was given and what is accepted.
     """
-    import keras
-
-    if isinstance(model, keras.Model):
-        return model, ModelInfo.from_model(model)
+    if is_onnx_path(model):
+        return load_onnx_model(model)
+    if isinstance(model, OnnxModel):
+        return model, model.info
     if isinstance(model, tuple):
         return _pair(model)
     if isinstance(model, str) and is_bundled_name(model):
         return load_model(bundled_model_path(model))
     if isinstance(model, str | os.PathLike):
         return load_model(Path(model))
+    import keras
+
+    if isinstance(model, keras.Model):
+        return model, ModelInfo.from_model(model)
     path = getattr(model, "path", None)  # a segkit.runs.Run
     if isinstance(path, str | os.PathLike):
         return load_model(Path(path))
@@ -69,6 +77,8 @@ def resolve_model(model: Any) -> tuple[Any, ModelInfo]:
 def _pair(pair: tuple[Any, ...]) -> tuple[Any, ModelInfo]:
     import keras
 
+    if len(pair) == 2 and isinstance(pair[0], OnnxModel) and isinstance(pair[1], ModelInfo | None):
+        return pair[0], pair[1] or pair[0].info
     if len(pair) != 2 or not isinstance(pair[0], keras.Model):
         kinds = ", ".join(type(x).__name__ for x in pair)
         raise TypeError(f"cannot resolve a model from a tuple of ({kinds}); expected {_EXPECTED}")

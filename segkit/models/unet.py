@@ -26,7 +26,11 @@ UPSAMPLING_MODES = ("transpose", "bilinear")
 
 def downsampling_factor(model: Any) -> int:
     """``2 ** (number of 2x down-sampling layers)`` of ``model`` (nested models included): its
-    input's height and width must divide by it."""
+    input's height and width must divide by it. A model that states it (an
+    :class:`~segkit.models.onnx_model.OnnxModel`'s ``size_multiple``) is taken at its word."""
+    stated = getattr(model, "size_multiple", None)
+    if isinstance(stated, int):
+        return stated
     pooling = layers.MaxPooling2D | layers.AveragePooling2D
 
     def count(items: Any) -> int:

@@ -30,7 +30,11 @@ def progress_path(out_dir: Path, name: str) -> Path:
 
 
 def model_digest(model: Any) -> str:
-    """SHA-256 of a model's weights (their shapes, dtypes and bytes), 16 hex digits."""
+    """SHA-256 of a model's weights (their shapes, dtypes and bytes), 16 hex digits; of the
+    file for a model that has only a file (an ONNX model's ``file_digest``)."""
+    file_digest = getattr(model, "file_digest", None)
+    if callable(file_digest):
+        return str(file_digest())
     h = hashlib.sha256()
     for w in model.get_weights():
         arr = np.ascontiguousarray(w)

@@ -234,6 +234,11 @@ def start_from(model: keras.Model, reference: str) -> None:
     from segkit.training.config import ConfigError
 
     source, _ = resolve_model(reference)
+    if not hasattr(source, "get_weights"):
+        raise ConfigError(
+            f"init_model {reference}: an ONNX file cannot be trained further; start from the "
+            ".keras model or run folder it was exported from"
+        )
     mine, theirs = model.get_weights(), source.get_weights()
     shapes = [(a.shape, b.shape) for a, b in zip(mine, theirs, strict=False)]
     wrong = next((k for k, (a, b) in enumerate(shapes) if a != b), None)
