@@ -109,11 +109,16 @@ class OnnxModel:
         return f"OnnxModel({str(self.path)!r})"
 
 
+_PREFERRED = ("CUDAExecutionProvider",)
+
+
 def _shape(dims: Any) -> tuple[int | None, ...]:
     return tuple(d if isinstance(d, int) and d > 0 else None for d in dims)
 
 
-def load_onnx_model(path: str | Path, *, threads: int | None = None) -> tuple[OnnxModel, ModelInfo]:
+def load_onnx_model(
+    path: str | Path, *, threads: int | None = None, providers: list[str] | None = None
+) -> tuple[OnnxModel, ModelInfo]:
     """Open an ``.onnx`` file written by ``segkit export`` for prediction.
 
     Parameters
@@ -122,6 +127,9 @@ def load_onnx_model(path: str | Path, *, threads: int | None = None) -> tuple[On
         The file.
     threads : int, optional
         ONNX Runtime's intra-op threads; its default (every core) when ``None``.
+    providers : list of str, optional
+        ONNX Runtime's execution providers in order of preference; default: CUDA when the
+        installed onnxruntime has it (``onnxruntime-gpu``), then the CPU.
 
     Returns
     -------
@@ -147,9 +155,12 @@ def load_onnx_model(path: str | Path, *, threads: int | None = None) -> tuple[On
     options = onnxruntime.SessionOptions()
     if threads is not None:
         options.intra_op_num_threads = int(threads)
+    if providers is None:
+        available = onnxruntime.get_available_providers()
+        providers = [x for x in _PREFERRED if x in available] + ["CPUExecutionProvider"]
     try:
         session = onnxruntime.InferenceSession(
-            os.fspath(p), sess_options=options, providers=["CPUExecutionProvider"]
+            os.fspath(p), sess_options=options, providers=providers
         )
     except Exception as exc:  # onnxruntime raises its own Fail / InvalidGraph / ... types
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]

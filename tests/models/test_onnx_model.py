@@ -89,6 +89,9 @@ def test_every_form_of_an_onnx_model_resolves_with_its_stored_info(exported) -> 
     other = info.replace(threshold=0.9)
     assert resolve_model((net, other)) == (net, other)
     assert net.input_shape == (None, None, None, 3) and net.output_shape == (None, None, None, 1)
+    assert net.session.get_providers()[-1] == "CPUExecutionProvider"
+    cpu, _ = load_onnx_model(path, providers=["CPUExecutionProvider"], threads=1)
+    assert cpu.session.get_providers() == ["CPUExecutionProvider"]
 
 
 def test_a_unet_keeps_its_size_multiple_and_runs_its_batches(tmp_path) -> None:
