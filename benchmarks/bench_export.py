@@ -42,19 +42,18 @@ def main() -> None:
     ap.add_argument("--image", type=int, default=1024, help="whole-image side; 0: skip")
     args = ap.parse_args()
 
-    import onnxruntime
-
     from segkit.inference import predict_proba
     from segkit.models import export_onnx, resolve_model
     from segkit.models.onnx_model import load_onnx_model
     from segkit.synthetic import make_synthetic_sample
 
-    model, _ = resolve_model(args.model)
+    model, info = resolve_model(args.model)
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.onnx"
         result = export_onnx(args.model, path)
         size = path.stat().st_size / 1e6
-        session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+        onnx_model = load_onnx_model(path, providers=["CPUExecutionProvider"])
+        session = onnx_model[0].session
         channels = int(model.input_shape[-1])
         rng = np.random.default_rng(0)
         x = rng.integers(0, 256, (args.batch, args.tile, args.tile, channels)).astype("float32")
@@ -67,7 +66,7 @@ def main() -> None:
         whole: dict[str, list[float]] = {}
         if args.image:
             image = make_synthetic_sample(args.image, args.image, seed=3).image
-            nets = {"keras": resolve_model(args.model), "onnxruntime": load_onnx_model(path)}
+            nets = {"keras": (model, info), "onnxruntime": onnx_model}
             predictors = {
                 name: (lambda pair=pair: predict_proba(pair, image, tile_size=args.tile))
                 for name, pair in nets.items()

@@ -13,7 +13,6 @@ Only ``onnxruntime`` is needed (not ``onnx`` nor ``tf2onnx``).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from pathlib import Path
@@ -98,11 +97,9 @@ class OnnxModel:
     def file_digest(self) -> str:
         """SHA-256 of the file, 16 hex digits: the identity of its weights."""
         if self._digest is None:
-            h = hashlib.sha256()
-            with self.path.open("rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    h.update(block)
-            self._digest = h.hexdigest()[:16]
+            from segkit.files import sha256_file
+
+            self._digest = sha256_file(self.path)[:16]
         return self._digest
 
     def __repr__(self) -> str:
