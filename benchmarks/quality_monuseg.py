@@ -116,7 +116,7 @@ def _config(args: argparse.Namespace, stain_jitter: float) -> Any:
         learning_rate=args.learning_rate,
         loss="bce_dice",
         patch_size=args.patch_size,
-        patches_per_image=4,
+        patches_per_image=args.patches_per_image,
         depth=args.depth,
         base_filters=args.base_filters,
         patience=args.patience,
@@ -333,6 +333,7 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--depth", type=int, default=4)
     ap.add_argument("--base-filters", type=int, default=16)
     ap.add_argument("--batch-size", type=int, default=4)
+    ap.add_argument("--patches-per-image", type=int, default=4, help="patches of an image an epoch")
     ap.add_argument("--learning-rate", type=float, default=1e-3)
     ap.add_argument("--mixed-precision", choices=("auto", "on", "off", "bf16"), default="auto")
     ap.add_argument("--patience", type=int, default=20)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from support import REPO_ROOT
 
@@ -90,3 +91,44 @@ def test_bench_export_runs() -> None:
     assert float(whole.split("largest difference ")[1].split(":")[0]) < 1e-3, out
     seconds = [float(line.split()[1]) for line in whole.splitlines() if line.endswith(" s")]
     assert len(seconds) == 2 and all(s > 0 for s in seconds), out
+
+
+@pytest.mark.shared_data
+def test_gpu_organs_check_runs_on_jax(shared_data: Path, tmp_path: Path) -> None:
+    """``gpu_check.sh pack`` / ``organs`` at a tiny size: the WebP copy that travels to the
+    GPU machine unpacks to the source's pixels and masks, and quality_monuseg.py's organ
+    protocol trains and scores on Keras's JAX backend from it."""
+    from segkit.imaging import read_image
+
+    source = shared_data / "monuseg2018-train"
+    small = tmp_path / "monuseg"
+    stems = ["TCGA-KB-A93J-01A-01-TS1", "TCGA-18-5592-01Z-00-DX1", "TCGA-RD-A8N9-01A-01-TS1"]
+    for folder, suffix in (("Tissue_Images", ".tif"), ("Binary_masks", ".png")):
+        (small / folder).mkdir(parents=True)
+        for stem in stems:
+            (small / folder / f"{stem}{suffix}").write_bytes(
+                (source / folder / f"{stem}{suffix}").read_bytes()
+            )
+    _run("gpu_monuseg.py", "--source", str(small), "--pack-to", str(tmp_path / "packed"))
+    assert sorted(p.name for p in (tmp_path / "packed" / "Tissue_Images").iterdir()) == [
+        f"{stem}.webp" for stem in sorted(stems)
+    ]
+    _run("gpu_monuseg.py", "--source", str(tmp_path / "packed"), "--unpack-to",
+         str(tmp_path / "unpacked"))  # fmt: skip
+    for stem in stems:
+        again = tmp_path / "unpacked" / "Tissue_Images" / f"{stem}.tif"
+        assert np.array_equal(read_image(again), read_image(small / "Tissue_Images" / again.name))
+        mask = f"Binary_masks/{stem}.png"
+        assert (tmp_path / "unpacked" / mask).read_bytes() == (small / mask).read_bytes()
+    out = tmp_path / "organs.json"
+    _run("quality_monuseg.py", "--source", str(tmp_path / "unpacked"), "--work",
+         str(tmp_path / "work"), "--folds", "liver", "--epochs", "1", "--minutes-per-fold",
+         "1000", "--patience", "0", "--depth", "2", "--base-filters", "4", "--batch-size", "8",
+         "--patches-per-image", "2", "--json", str(out),
+         KERAS_BACKEND="jax", JAX_PLATFORMS="cpu")  # fmt: skip
+    figures = json.loads(out.read_text())
+    assert figures["recipe"]["train_config"]["patches_per_image"] == 2
+    assert figures["recipe"]["train_config"]["stain_normalisation"] == "reinhard"
+    assert figures["folds"][0]["train_images"] == 2 and figures["folds"][0]["epochs"] == 1
+    assert [row["image"] for row in figures["images"]] == ["TCGA-KB-A93J-01A-01-TS1"]
+    assert 0.0 < figures["plain"]["dice_mean_per_image"] <= 1.0
