@@ -132,3 +132,12 @@ def test_gpu_organs_check_runs_on_jax(shared_data: Path, tmp_path: Path) -> None
     assert figures["folds"][0]["train_images"] == 2 and figures["folds"][0]["epochs"] == 1
     assert [row["image"] for row in figures["images"]] == ["TCGA-KB-A93J-01A-01-TS1"]
     assert 0.0 < figures["plain"]["dice_mean_per_image"] <= 1.0
+
+
+def test_bench_input_runs() -> None:
+    out = _run("bench_input.py", "--pairs", "4", "--size", "64", "--patch", "32",
+               "--per-image", "2", "--batch", "4", "--rounds", "1")  # fmt: skip
+    figures, _ = json.JSONDecoder().raw_decode(out[out.index("{") :])
+    for key in ("pydataset_1_threads", "pydataset_2_threads", "pydataset_4_threads", "tfdata"):
+        assert math.isfinite(figures[key]) and figures[key] > 0, (key, figures)
+    assert "PyDataset with 1 thread / tf.data" in out

@@ -152,11 +152,21 @@ def stain_jitter(image: np.ndarray, rng: np.random.Generator, strength: float) -
 def _stain_jitter(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
     scale = rng.uniform(1.0 - strength, 1.0 + strength, size=(1, 3))
     shift = rng.uniform(-strength / 4, strength / 4, size=(1, 3))
-    flat = image.reshape(-1, 3).astype(np.float64)
-    od = -np.log10((flat + 1.0) / 256.0)
-    conc = od @ _INVERSE * scale + shift
-    out = 256.0 * np.power(10.0, -(conc @ _BASIS)) - 1.0
-    return np.clip(out, 0.0, 255.0).reshape(image.shape).astype(np.float32)
+    # OD in, OD out: od' = (od @ INVERSE * scale + shift) @ BASIS = od @ M + s. With
+    # od = -ln((I + 1) / 256) / ln 10 the factors of ln 10 cancel in the product, so the
+    # pixels need one natural log, one 3x3 product and one exp, in float32 (within 1e-4 of
+    # the float64 formula on 0..255): a few times faster, which the input pipeline needs.
+    mixing = ((_INVERSE * scale) @ _BASIS).astype(np.float32)
+    offset = (shift @ _BASIS * -np.log(10.0)).reshape(3).astype(np.float32)
+    log = np.log(image.reshape(-1, 3) + np.float32(1.0))
+    log -= np.float32(np.log(256.0))
+    out = log @ mixing
+    out += offset
+    np.exp(out, out=out)
+    out *= np.float32(256.0)
+    out -= np.float32(1.0)
+    np.clip(out, 0.0, 255.0, out=out)
+    return out.reshape(image.shape)
 
 
 def gaussian_kernel(sigma: float, radius: int) -> np.ndarray:
@@ -239,16 +249,24 @@ def augment_pair(
     image : (H, W, C) float32 ndarray
     mask : ndarray of the input shape and dtype
     """
+    # The draws keep their order (flips, turn, then the colour); the colour changes act on the
+    # patch before it is flipped and turned (they commute: per pixel, per channel mean, an
+    # isotropic blur), where its pixels are still contiguous, which is faster.
+    flip_x = flip_y = False
+    k = 0
     if flip:
-        if rng.random() < 0.5:
-            image, mask = image[:, ::-1], mask[:, ::-1]
-        if rng.random() < 0.5:
-            image, mask = image[::-1], mask[::-1]
+        flip_x, flip_y = bool(rng.random() < 0.5), bool(rng.random() < 0.5)
     if rotate90:
         k = int(rng.integers(4))
         if image.shape[0] != image.shape[1]:
             k = (k // 2) * 2  # 0 or 180 degrees keep a non-square shape
-        image, mask = np.rot90(image, k, axes=(0, 1)), np.rot90(mask, k, axes=(0, 1))
+
+    def turned(a: np.ndarray) -> np.ndarray:
+        a = a[:, ::-1] if flip_x else a
+        a = a[::-1] if flip_y else a
+        return np.rot90(a, k, axes=(0, 1))
+
+    mask = turned(mask)
     out = np.asarray(image, np.float32)
     if stain_jitter > 0 and out.shape[-1] == 3:
         out = _stain_jitter(out, rng, stain_jitter)
@@ -256,16 +274,20 @@ def augment_pair(
         turn = float(rng.uniform(-hue, hue)) if hue > 0 else 0.0
         gain = float(rng.uniform(1.0 - saturation, 1.0 + saturation)) if saturation > 0 else 1.0
         out = adjust_hue_saturation(out, turn, gain)
-    if brightness > 0:
-        out = out + np.float32(rng.uniform(-brightness, brightness) * 255.0)
-    if contrast > 0:
-        factor = np.float32(rng.uniform(1.0 - contrast, 1.0 + contrast))
-        mean = out.mean(axis=(0, 1), keepdims=True)
-        out = (out - mean) * factor + mean
     if brightness > 0 or contrast > 0:
-        out = np.clip(out, 0.0, 255.0)
+        # (x + b - mean(x + b)) * f + mean(x + b) = x * f + (mean(x) * (1 - f) + b), per channel
+        shift = np.float32(rng.uniform(-brightness, brightness) * 255.0) if brightness > 0 else 0
+        factor = np.float32(rng.uniform(1.0 - contrast, 1.0 + contrast)) if contrast > 0 else 1
+        offset = np.float32(shift)
+        if contrast > 0:
+            mean = np.einsum("ijk->k", out, dtype=np.float64) / (out.shape[0] * out.shape[1])
+            offset = (mean * (1.0 - float(factor)) + float(shift)).astype(np.float32)
+        out = out * np.float32(factor) if factor != 1 else out + np.float32(0)
+        out += offset
+        np.clip(out, 0.0, 255.0, out=out)
     if blur > 0:
         out = gaussian_blur(out, rng.uniform(0.0, blur), blur_radius(blur))
+    out = turned(out)
     if noise > 0:
         std = rng.uniform(0.0, noise) * 255.0
         out = np.clip(out + rng.normal(0.0, 1.0, out.shape).astype(np.float32) * std, 0.0, 255.0)

@@ -145,16 +145,17 @@ class PairDataset(keras.utils.PyDataset):
 
     def _sample(self, step: int, sample: int) -> tuple[np.ndarray, np.ndarray]:
         image, mask = self._pair(sample // self._per_image)
-        image = image.astype(np.float32)
         if not self.training:
             assert self._crop is not None
-            return aug.center_crop(image, mask, self._crop)
+            image, mask = aug.center_crop(image, mask, self._crop)
+            return image.astype(np.float32), mask
         c = self.config
         rng = aug.sample_rng(c.seed, _AUGMENT, step, sample)
-        if self._patch is not None:
+        if self._patch is not None:  # cut first: only the patch's pixels become float32
             image, mask = aug.random_patch(image, mask, self._patch, rng, self.config.zoom)
         elif self._crop is not None:
             image, mask = aug.center_crop(image, mask, self._crop)
+        image = image.astype(np.float32)
         if c.augment:
             image, mask = aug.augment_pair(
                 image, mask, rng, flip=c.flip, rotate90=c.rotate90, brightness=c.brightness,
