@@ -6,8 +6,9 @@ batches of ``--batch``, flips and turns, brightness/contrast 0.1, H&E stain jitt
 one pass that fills the decoded-image cache:
 
 - the backend-neutral pipeline (``segkit.training.pydataset.PairDataset``, what JAX and
-  PyTorch train on): patches/s with 1, 2 and 4 threads, each thread computing whole batches
-  as the workers of ``keras.utils.PyDataset`` do;
+  PyTorch train on): patches/s with 1, 2, 4, 8 and 16 threads (those up to the CPU count, and
+  2 at least), each thread computing whole batches as the workers of ``keras.utils.PyDataset``
+  do;
 - TensorFlow's ``tf.data`` pipeline (``segkit.training.pipeline.make_dataset``) on the same
   data and configuration, when TensorFlow is installed: the reference, side by side.
 
@@ -51,8 +52,10 @@ def _best_rate(run, patches: int, rounds: int) -> float:
     return patches / best
 
 
-def pydataset_rates(manifest, config, rounds: int, threads=(1, 2, 4)) -> dict[str, float]:
+def pydataset_rates(manifest, config, rounds: int) -> dict[str, float]:
     from segkit.training.pydataset import PairDataset
+
+    threads = [n for n in (1, 2, 4, 8, 16) if n <= max(2, os.cpu_count() or 1)]
 
     data = PairDataset(manifest, "train", config, training=True)
     batches = range(len(data))

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The GPU machine's checks in short scripts: segkit.train on Keras's JAX backend (images/s,
 # input share, MFU against the bf16 peak, Dice on a random split, tiled prediction vs
-# model.predict), and the GPU recipe on MoNuSeg's unseen organs (quality_monuseg.py).
+# model.predict, the input pipeline's patches/s by threads), and the GPU recipe on MoNuSeg's
+# unseen organs (quality_monuseg.py).
 #
 #   bash benchmarks/gpu_check.sh pack    # here, once: wheels the GPU image lacks + a lossless
 #                                        # WebP copy of MoNuSeg in .gpu/ (git-ignored, 43 MiB)
@@ -51,6 +52,7 @@ run() {
   $PY benchmarks/gpu_monuseg.py --source "$MONUSEG" --epochs "${EPOCHS:-60}" ${BF16:+--bf16} \
     --out /tmp/gpu_run 2>&1 | tee "$out/gpu_monuseg.log"
   cp /tmp/gpu_run/summary.json "$out/summary.json"
+  $PY benchmarks/bench_input.py 2>&1 | tee "$out/bench_input.txt"  # the input's ceiling there
 }
 
 organs() {
