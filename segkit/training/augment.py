@@ -86,10 +86,13 @@ def _stain_jitter(image: Any, seed: Any, strength: float) -> Any:
     seeds = _split_seed(seed, 2)
     scale = tf.random.stateless_uniform((1, 3), seeds[0], 1.0 - strength, 1.0 + strength)
     shift = tf.random.stateless_uniform((1, 3), seeds[1], -strength / 4, strength / 4)
+    # od' = (od @ inverse * scale + shift) @ basis = od @ mixing + shift @ basis, and in natural
+    # logs the factors of ln 10 cancel: one log, one product and one exp a pixel (as NumPy's).
+    mixing = tf.matmul(inverse * scale, basis)
+    offset = -tf.matmul(shift, basis) * float(np.log(10.0))
     flat = tf.reshape(image, (-1, 3))
-    od = -tf.math.log((flat + 1.0) / 256.0) / tf.math.log(10.0)
-    conc = tf.matmul(od, inverse) * scale + shift
-    out = 256.0 * tf.pow(10.0, -tf.matmul(conc, basis)) - 1.0
+    log = tf.math.log(flat + 1.0) - float(np.log(256.0))
+    out = 256.0 * tf.exp(tf.matmul(log, mixing) + offset) - 1.0
     return tf.reshape(tf.clip_by_value(out, 0.0, 255.0), tf.shape(image))
 
 

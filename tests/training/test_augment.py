@@ -100,6 +100,28 @@ def test_stain_jitter_changes_stain_amounts_not_geometry():
     np.testing.assert_array_equal(out_mask.numpy(), mask.numpy())
 
 
+def test_stain_jitter_equals_the_optical_density_formula():
+    """The fused float32 form (one log, one product, one exp) gives the float64 formula's
+    values, with the scale and shift drawn from the same seeds, within 1e-3 of 0..255."""
+    from segkit.synthetic import make_synthetic_sample
+    from segkit.training.augment import stain_jitter
+    from segkit.training.augment_numpy import STAINS
+
+    image = make_synthetic_sample(40, 40, seed=4).image.astype(np.float64)
+    basis = np.asarray(STAINS) / np.linalg.norm(STAINS, axis=1, keepdims=True)
+    for s in range(6):
+        seed = tf.constant([s, 9], tf.int64)
+        strength = 0.2 + 0.1 * s
+        out = stain_jitter(tf.constant(image, tf.float32), seed, strength).numpy()
+        seeds = tf.random.experimental.stateless_split(seed, num=2)
+        scale = tf.random.stateless_uniform((1, 3), seeds[0], 1 - strength, 1 + strength)
+        shift = tf.random.stateless_uniform((1, 3), seeds[1], -strength / 4, strength / 4)
+        od = -np.log10((image.reshape(-1, 3) + 1.0) / 256.0)
+        amounts = od @ np.linalg.inv(basis) * scale.numpy() + shift.numpy()
+        expected = np.clip(256.0 * 10.0 ** -(amounts @ basis) - 1.0, 0, 255)
+        np.testing.assert_allclose(out.reshape(-1, 3), expected, atol=1e-3)
+
+
 def test_blur_and_hue_saturation_match_the_numpy_pipeline():
     from segkit.synthetic import make_synthetic_sample
     from segkit.training import augment_numpy
