@@ -119,6 +119,8 @@ def _config(args: argparse.Namespace, stain_jitter: float) -> Any:
         patches_per_image=args.patches_per_image,
         depth=args.depth,
         base_filters=args.base_filters,
+        upsampling=args.upsampling,
+        dropout=args.dropout,
         patience=args.patience,
         stain_jitter=stain_jitter,
         hue=args.hue,
@@ -332,6 +334,8 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument("--patch-size", type=int, default=256)
     ap.add_argument("--depth", type=int, default=4)
     ap.add_argument("--base-filters", type=int, default=16)
+    ap.add_argument("--upsampling", choices=("transpose", "bilinear"), default="transpose")
+    ap.add_argument("--dropout", type=float, default=0.0, help="dropout rate of the U-Net")
     ap.add_argument("--batch-size", type=int, default=4)
     ap.add_argument("--patches-per-image", type=int, default=4, help="patches of an image an epoch")
     ap.add_argument("--learning-rate", type=float, default=1e-3)
