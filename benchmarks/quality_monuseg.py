@@ -38,7 +38,9 @@ Recipe of a fold:
    image 0.701 against 0.618); ``--stain-normalisation none`` gives the recipe of the README's
    earlier rows. ``--lr-schedule cosine`` lowers
    the learning rate along a cosine over the fold's budget; ``--hue``, ``--saturation``,
-   ``--blur``, ``--noise`` and ``--zoom`` add those augmentations (all measured in the README).
+   ``--blur``, ``--noise`` and ``--zoom`` add those augmentations (all measured in the README);
+   ``--upsampling bilinear`` and ``--dropout`` change the U-Net, ``--patches-per-image`` the
+   patches an image gives an epoch (``benchmarks/gpu_check.sh organs`` uses 8).
 3. Dice of every held-out image at 40x; per organ the mean per image and the Dice pooled
    over its pixels; the mean over organs, the worst organ and the worst image.
 
