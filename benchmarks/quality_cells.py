@@ -19,6 +19,9 @@ chosen or trained on patient **p1**; patient **p2** is the test. Rows are given 
 for all 26 images (p1 is then training data, and labelled so). F1 counts every point (tumour
 cells and lymphocytes) against every nucleus; ``F1 tumour`` counts the tumour points (1, 2)
 against the nuclei counted in the index (all of them for (a)-(d), the kept ones for (e)).
+``P`` and ``R`` are the detection's precision (nuclei that match a point) and recall (points
+that match a nucleus), means over the images: SHIDC points only part of each image's cells,
+so its precision is a lower bound, while a low recall is nuclei the model missed.
 
 Data and truth:
 
@@ -100,7 +103,8 @@ def _detection(score: Any, points: np.ndarray, radius: float) -> dict[str, float
     from segkit.evaluation import point_detection_scores
 
     if not len(points):
-        return {"f1": float(score.summary.total == 0)}
+        empty = float(score.summary.total == 0)
+        return {"f1": empty, "precision": empty, "recall": 1.0}
     return point_detection_scores(points, score.labels, radius=radius)
 
 
@@ -131,7 +135,8 @@ def shidc_rows(
             det = _detection(score, points.coords, radius)
             rows.append({"set": "SHIDC", "image": path.stem, "patient": path.stem[:2],
                          "method": method, "truth": truth, "index": score.summary.ki67_index,
-                         "f1": det["f1"], "f1_tumour": _detection(score, tumour, radius)["f1"],
+                         "f1": det["f1"], "precision": det["precision"], "recall": det["recall"],
+                         "f1_tumour": _detection(score, tumour, radius)["f1"],
                          "cells": score.summary.total})  # fmt: skip
     return rows
 
@@ -164,6 +169,7 @@ def glioma_rows(model: Any, cell_filter: str = CELL_FILTER) -> list[dict[str, An
                 det = _detection(score, centres, 20.0)
             rows.append({"set": "glioma", "image": field, "method": method, "truth": truth,
                          "index": score.summary.ki67_index, "f1": det["f1"],
+                         "precision": det["precision"], "recall": det["recall"],
                          "f1_tumour": det["f1"], "cells": score.summary.total})  # fmt: skip
     return rows
 
@@ -208,6 +214,8 @@ def _summary(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
                         "index_mae": float(err.mean()), "index_worst": float(err.max()),
                         "worst_image": worst, "f1_mean": float(f1.mean()),
                         "f1_worst": float(f1.min()),
+                        "precision": float(np.mean([r["precision"] for r in sel])),
+                        "recall": float(np.mean([r["recall"] for r in sel])),
                         "f1_tumour": float(np.mean([r["f1_tumour"] for r in sel]))})  # fmt: skip
     return out
 
@@ -234,10 +242,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     ) + glioma_rows(model, args.cell_filter)  # fmt: skip
     summary = _summary(rows)
     print(f"{'set':<9} {'method':<17} {'n':>3} {'index MAE':>9} {'worst':>6} {'F1':>6} "
-          f"{'F1 worst':>8} {'F1 tumour':>9}  worst image")  # fmt: skip
+          f"{'F1 worst':>8} {'P':>5} {'R':>5} {'F1 tumour':>9}  worst image")  # fmt: skip
     for s in summary:
         print(f"{s['set']:<9} {s['method']:<17} {s['images']:>3} {s['index_mae']:>9.1f} "
               f"{s['index_worst']:>6.1f} {s['f1_mean']:>6.3f} {s['f1_worst']:>8.3f} "
+              f"{s['precision']:>5.2f} {s['recall']:>5.2f} "
               f"{s['f1_tumour']:>9.3f}  {s['worst_image']}")  # fmt: skip
     instances = monuseg_rows(model)
     print(f"\nMoNuSeg held-out ({len(MONUSEG_HELD_OUT)} images)   AJI     PQ   F1@0.5")
