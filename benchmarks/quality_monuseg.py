@@ -125,6 +125,7 @@ def _config(args: argparse.Namespace, stain_jitter: float) -> Any:
         dropout=args.dropout,
         patience=args.patience,
         stain_jitter=stain_jitter,
+        hematoxylin_fade=args.hematoxylin_fade,
         hue=args.hue,
         saturation=args.saturation,
         blur=args.blur,
@@ -349,6 +350,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     organs.add_argument("--mpp", type=float, default=0.5, help="µm per pixel of the model")
     organs.add_argument("--tile", type=int, default=512, help="prepared tile size")
     organs.add_argument("--stain-jitter", type=float, default=0.3)
+    organs.add_argument(
+        "--hematoxylin-fade", type=float, default=0.0, help="largest fade of the hematoxylin"
+    )
     organs.add_argument("--hue", type=float, default=0.0, help="largest hue turn")
     organs.add_argument("--saturation", type=float, default=0.0, help="largest saturation change")
     organs.add_argument("--blur", type=float, default=0.0, help="largest blur sigma, pixels")

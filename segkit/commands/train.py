@@ -29,6 +29,7 @@ _FLAGS: tuple[tuple[str, str, Any], ...] = (
     ("--brightness", "brightness", float),
     ("--contrast", "contrast", float),
     ("--stain-jitter", "stain_jitter", float),
+    ("--hematoxylin-fade", "hematoxylin_fade", float),
     ("--hue", "hue", float),
     ("--saturation", "saturation", float),
     ("--blur", "blur", float),

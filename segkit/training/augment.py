@@ -67,24 +67,32 @@ def center_crop(image: Any, mask: Any, multiple: int) -> tuple[Any, Any]:
     return image[top : top + nh, left : left + nw], mask[top : top + nh, left : left + nw]
 
 
-def stain_jitter(image: Any, seed: Any, strength: float) -> Any:
+def stain_jitter(image: Any, seed: Any, strength: float, *, fade: float = 0.0) -> Any:
     """Scale and shift the amount of each stain (hematoxylin, eosin, DAB) at random.
 
     The image goes to optical density ``-log10((I + 1) / 256)``, is split into the three stains
     (colour deconvolution), each stain's concentration ``c`` becomes ``a * c + b`` with ``a``
     in ``[1 - strength, 1 + strength]`` and ``b`` in ``[-strength / 4, strength / 4]`` OD, and
     the result is composed back to RGB. ``strength`` 0.05 is a light jitter, 0.3 a strong one
-    (Tellez et al. 2018's HED augmentation). RGB images only.
+    (Tellez et al. 2018's HED augmentation). With ``fade`` > 0 the hematoxylin's ``a`` is
+    also multiplied by a factor drawn in ``[1 - fade, 1]``: pale, under-stained nuclei. RGB
+    images only.
     """
-    return _stain_jitter(image, seed, strength)
+    fade_seed = _split_seed(seed, 3)[2] if fade > 0 else None
+    return _stain_jitter(image, seed, strength, fade, fade_seed)
 
 
-def _stain_jitter(image: Any, seed: Any, strength: float) -> Any:
+def _stain_jitter(
+    image: Any, seed: Any, strength: float, fade: float = 0.0, fade_seed: Any = None
+) -> Any:
     basis = tf.constant(STAINS, dtype=tf.float32)
     basis = basis / tf.norm(basis, axis=1, keepdims=True)
     inverse = tf.linalg.inv(basis)
     seeds = _split_seed(seed, 2)
     scale = tf.random.stateless_uniform((1, 3), seeds[0], 1.0 - strength, 1.0 + strength)
+    if fade > 0:  # the hematoxylin only: pale nuclei
+        factor = tf.random.stateless_uniform((), fade_seed, 1.0 - fade, 1.0)
+        scale = scale * tf.stack([factor, 1.0, 1.0])[None]
     shift = tf.random.stateless_uniform((1, 3), seeds[1], -strength / 4, strength / 4)
     # od' = (od @ inverse * scale + shift) @ basis = od @ mixing + shift @ basis, and in natural
     # logs the factors of ln 10 cancel: one log, one product and one exp a pixel (as NumPy's).
@@ -123,6 +131,7 @@ def augment_pair(
     brightness: float = 0.1,
     contrast: float = 0.1,
     stain_jitter: float = 0.0,
+    hematoxylin_fade: float = 0.0,
     hue: float = 0.0,
     saturation: float = 0.0,
     blur: float = 0.0,
@@ -143,6 +152,8 @@ def augment_pair(
         Largest brightness shift (fraction of 255) and contrast factor change, image only.
     stain_jitter : float
         Strength of the stain augmentation (:func:`stain_jitter`; RGB images, 0: off).
+    hematoxylin_fade : float
+        Largest fade of the hematoxylin (:func:`stain_jitter`'s ``fade``; RGB images, 0: off).
     hue, saturation, blur, noise : float
         Colour, blur and noise augmentation, as
         :func:`segkit.training.augment_numpy.augment_pair` defines them (0: off).
@@ -164,9 +175,10 @@ def augment_pair(
             k = (k // 2) * 2  # 0 or 180 degrees keep a non-square shape
         stack = tf.image.rot90(stack, k)
     out_image, out_mask = _unstack(stack, channels, mask.dtype)
-    if stain_jitter > 0 and channels == 3:
-        out_image = _stain_jitter(out_image, _split_seed(seeds[4], 2)[1], stain_jitter)
     extra = _split_seed(seeds[3], 6)  # the options added later draw from their own seeds
+    if (stain_jitter > 0 or hematoxylin_fade > 0) and channels == 3:
+        stain_seed = _split_seed(seeds[4], 2)[1]
+        out_image = _stain_jitter(out_image, stain_seed, stain_jitter, hematoxylin_fade, extra[5])
     if hue > 0 and channels == 3:
         turn = tf.random.stateless_uniform((), extra[0], -hue, hue)
         out_image = tf.image.adjust_hue(out_image / 255.0, turn) * 255.0

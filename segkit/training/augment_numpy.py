@@ -127,13 +127,17 @@ def center_crop(
     return image[top : top + nh, left : left + nw], mask[top : top + nh, left : left + nw]
 
 
-def stain_jitter(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+def stain_jitter(
+    image: np.ndarray, rng: np.random.Generator, strength: float, *, fade: float = 0.0
+) -> np.ndarray:
     """Scale and shift the amount of each stain (hematoxylin, eosin, DAB) at random.
 
     As :func:`segkit.training.augment.stain_jitter`: optical density ``-log10((I + 1) / 256)``,
     colour deconvolution into the three stains, each concentration ``c`` becomes ``a * c + b``
     with ``a`` in ``[1 - strength, 1 + strength]`` and ``b`` in ``[-strength / 4, strength / 4]``
-    OD, composed back to RGB and clipped to 0..255. RGB images only.
+    OD, composed back to RGB and clipped to 0..255. With ``fade`` > 0 the hematoxylin's ``a``
+    is also multiplied by a factor drawn in ``[1 - fade, 1]`` (drawn after ``a`` and ``b``):
+    pale, under-stained nuclei. RGB images only.
 
     Parameters
     ----------
@@ -141,17 +145,23 @@ def stain_jitter(image: np.ndarray, rng: np.random.Generator, strength: float) -
         Raw values 0..255.
     rng : numpy.random.Generator
     strength : float
+    fade : float
+        Largest fade of the hematoxylin, 0..1 (0: none).
 
     Returns
     -------
     (H, W, 3) float32 ndarray
     """
-    return _stain_jitter(image, rng, strength)
+    return _stain_jitter(image, rng, strength, fade)
 
 
-def _stain_jitter(image: np.ndarray, rng: np.random.Generator, strength: float) -> np.ndarray:
+def _stain_jitter(
+    image: np.ndarray, rng: np.random.Generator, strength: float, fade: float = 0.0
+) -> np.ndarray:
     scale = rng.uniform(1.0 - strength, 1.0 + strength, size=(1, 3))
     shift = rng.uniform(-strength / 4, strength / 4, size=(1, 3))
+    if fade > 0:  # the hematoxylin only: pale nuclei
+        scale[0, 0] *= rng.uniform(1.0 - fade, 1.0)
     # OD in, OD out: od' = (od @ INVERSE * scale + shift) @ BASIS = od @ M + s. With
     # od = -ln((I + 1) / 256) / ln 10 the factors of ln 10 cancel in the product, so the
     # pixels need one natural log, one 3x3 product and one exp, in float32 (within 1e-4 of
@@ -215,6 +225,7 @@ def augment_pair(
     brightness: float = 0.1,
     contrast: float = 0.1,
     stain_jitter: float = 0.0,
+    hematoxylin_fade: float = 0.0,
     hue: float = 0.0,
     saturation: float = 0.0,
     blur: float = 0.0,
@@ -235,6 +246,8 @@ def augment_pair(
         Largest brightness shift (fraction of 255) and contrast factor change, image only.
     stain_jitter : float
         Strength of the stain augmentation (:func:`stain_jitter`; RGB images, 0: off).
+    hematoxylin_fade : float
+        Largest fade of the hematoxylin (:func:`stain_jitter`'s ``fade``; RGB images, 0: off).
     hue, saturation : float
         Largest hue turn (fraction of the colour circle) and saturation factor change (RGB
         images, 0: off).
@@ -268,8 +281,8 @@ def augment_pair(
 
     mask = turned(mask)
     out = np.asarray(image, np.float32)
-    if stain_jitter > 0 and out.shape[-1] == 3:
-        out = _stain_jitter(out, rng, stain_jitter)
+    if (stain_jitter > 0 or hematoxylin_fade > 0) and out.shape[-1] == 3:
+        out = _stain_jitter(out, rng, stain_jitter, hematoxylin_fade)
     if (hue > 0 or saturation > 0) and out.shape[-1] == 3:
         turn = float(rng.uniform(-hue, hue)) if hue > 0 else 0.0
         gain = float(rng.uniform(1.0 - saturation, 1.0 + saturation)) if saturation > 0 else 1.0

@@ -53,6 +53,7 @@ _FLOATS: tuple[tuple[str, float, float, bool], ...] = (
     ("brightness", 0.0, 1.0, False),
     ("contrast", 0.0, 1.0, False),
     ("stain_jitter", 0.0, 1.0, False),
+    ("hematoxylin_fade", 0.0, 0.9, False),
     ("hue", 0.0, 0.5, False),
     ("saturation", 0.0, 1.0, False),
     ("blur", 0.0, 2.0, False),
@@ -107,6 +108,10 @@ class TrainConfig:
         images; 0 disables, 0.05 light, 0.3 strong). For brightfield histology 0.3 is the
         measured choice: on MoNuSeg organs left out of training it raised Dice from 0.735
         (0.1) to 0.769 (README, ``benchmarks/quality_monuseg.py``).
+    hematoxylin_fade : float
+        Pale nuclei: the hematoxylin amount is also scaled by a factor drawn in
+        ``[1 - hematoxylin_fade, 1]`` (0..0.9; RGB images; 0 disables), on top of
+        ``stain_jitter``'s symmetric range.
     hue, saturation : float
         Largest hue turn (fraction of the colour circle: 0.05 is 18 degrees) and largest
         relative saturation change, in HSV (RGB images; 0 disables).
@@ -183,6 +188,7 @@ class TrainConfig:
     brightness: float = 0.1
     contrast: float = 0.1
     stain_jitter: float = 0.0
+    hematoxylin_fade: float = 0.0
     hue: float = 0.0
     saturation: float = 0.0
     blur: float = 0.0

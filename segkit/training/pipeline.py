@@ -137,6 +137,7 @@ def _training_branch(ds: Any, count: int, size: tuple[int, int], config: TrainCo
                 rotate90=config.rotate90,
                 brightness=config.brightness,
                 stain_jitter=config.stain_jitter,
+                hematoxylin_fade=config.hematoxylin_fade,
                 contrast=config.contrast,
                 hue=config.hue,
                 saturation=config.saturation,

@@ -161,7 +161,8 @@ class PairDataset(keras.utils.PyDataset):
         if c.augment:
             image, mask = aug.augment_pair(
                 image, mask, rng, flip=c.flip, rotate90=c.rotate90, brightness=c.brightness,
-                contrast=c.contrast, stain_jitter=c.stain_jitter, hue=c.hue,
+                contrast=c.contrast, stain_jitter=c.stain_jitter,
+                hematoxylin_fade=c.hematoxylin_fade, hue=c.hue,
                 saturation=c.saturation, blur=c.blur, noise=c.noise,
             )  # fmt: skip
         return image, mask

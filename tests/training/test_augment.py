@@ -187,3 +187,43 @@ def test_zoomed_patches_match_the_numpy_rule():
         resize_nearest(mask[:27, :27], 32),
         tf.image.resize(mask[:27, :27], (32, 32), method="nearest").numpy(),
     )
+
+
+def test_hematoxylin_fade_equals_the_formula_and_fades_the_hematoxylin_only():
+    """``fade`` multiplies the hematoxylin's scale by a factor drawn in [1 - fade, 1]; in
+    ``augment_pair`` alone (no jitter) E and DAB amounts stay and H shrinks by one factor."""
+    from segkit.synthetic import make_synthetic_sample
+    from segkit.training.augment import stain_jitter
+    from segkit.training.augment_numpy import STAINS
+
+    image = make_synthetic_sample(40, 40, seed=4).image.astype(np.float64)
+    basis = np.asarray(STAINS) / np.linalg.norm(STAINS, axis=1, keepdims=True)
+    for s in range(4):
+        seed = tf.constant([s, 5], tf.int64)
+        out = stain_jitter(tf.constant(image, tf.float32), seed, 0.3, fade=0.6).numpy()
+        seeds = tf.random.experimental.stateless_split(seed, num=2)
+        fade_seed = tf.random.experimental.stateless_split(seed, num=3)[2]
+        scale = tf.random.stateless_uniform((1, 3), seeds[0], 0.7, 1.3).numpy()
+        shift = tf.random.stateless_uniform((1, 3), seeds[1], -0.075, 0.075).numpy()
+        scale[0, 0] *= float(tf.random.stateless_uniform((), fade_seed, 0.4, 1.0))
+        od = -np.log10((image.reshape(-1, 3) + 1.0) / 256.0)
+        expected = np.clip(256.0 * 10.0 ** -((od @ np.linalg.inv(basis) * scale + shift) @ basis)
+                           - 1.0, 0, 255)  # fmt: skip
+        np.testing.assert_allclose(out.reshape(-1, 3), expected, atol=1e-3)
+
+    amounts = np.random.default_rng(0).uniform((0.1, 0.0, 0.0), (0.8, 0.3, 0.3), (16 * 16, 3))
+    stained = (256.0 * 10.0 ** -(amounts @ basis) - 1.0).reshape(16, 16, 3).astype(np.float32)
+    mask = np.zeros((16, 16, 1), np.uint8)
+    factors = []
+    for s in range(6):
+        out, _ = augment_pair(
+            tf.constant(stained), tf.constant(mask), tf.constant([s, 1]), flip=False,
+            rotate90=False, brightness=0.0, contrast=0.0, hematoxylin_fade=0.5,
+        )  # fmt: skip
+        od = -np.log10((out.numpy().astype(np.float64).reshape(-1, 3) + 1.0) / 256.0)
+        after = od @ np.linalg.inv(basis)
+        np.testing.assert_allclose(after[:, 1:], amounts[:, 1:], atol=1e-3)
+        ratio = after[:, 0] / amounts[:, 0]
+        assert np.ptp(ratio) < 5e-3
+        factors.append(float(np.median(ratio)))
+    assert all(0.49 <= f <= 1.01 for f in factors) and min(factors) < 0.8

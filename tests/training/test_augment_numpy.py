@@ -191,9 +191,10 @@ def test_zoomed_windows_never_exceed_the_image():
         assert out_image[..., 1].min() >= 0 and out_image[..., 1].max() <= 33
 
 
-def _reference_augment(image, rng, strength, brightness, contrast):
+def _reference_augment(image, rng, strength, brightness, contrast, fade=0.0):
     """The augmentation written out step by step in float64, in the documented order: flips,
-    turn, stain jitter in optical density, brightness, contrast, clip."""
+    turn, stain jitter in optical density (the hematoxylin faded), brightness, contrast,
+    clip."""
     from segkit.training.augment_numpy import STAINS
 
     out = np.asarray(image, np.float64)
@@ -205,6 +206,8 @@ def _reference_augment(image, rng, strength, brightness, contrast):
     basis = np.asarray(STAINS) / np.linalg.norm(STAINS, axis=1, keepdims=True)
     scale = rng.uniform(1 - strength, 1 + strength, size=3)
     shift = rng.uniform(-strength / 4, strength / 4, size=3)
+    if fade:
+        scale[0] *= rng.uniform(1 - fade, 1)
     od = -np.log10((out + 1.0) / 256.0)
     amounts = od @ np.linalg.inv(basis) * scale + shift
     out = np.clip(256.0 * 10.0 ** -(amounts @ basis) - 1.0, 0, 255)
@@ -228,3 +231,57 @@ def test_stain_jitter_flips_and_intensity_equal_the_formula_step_by_step():
         np.testing.assert_allclose(out, expected, atol=1e-3)
         turned = _reference_augment(np.repeat(mask * 200.0, 3, -1), sample_rng(seed), 0, 0, 0)
         np.testing.assert_array_equal(out_mask[..., 0] > 0, turned[..., 0] > 100)  # geometry
+
+
+def _stain_amounts(image):
+    from segkit.training.augment_numpy import STAINS
+
+    basis = np.asarray(STAINS) / np.linalg.norm(STAINS, axis=1, keepdims=True)
+    od = -np.log10((np.asarray(image, np.float64).reshape(-1, 3) + 1.0) / 256.0)
+    return od @ np.linalg.inv(basis)
+
+
+def test_hematoxylin_fade_equals_the_formula_and_fades_the_hematoxylin_only():
+    sample = make_synthetic_sample(48, 48, seed=6)
+    image = sample.image.astype(np.float32)
+    mask = (sample.labels > 0)[..., None].astype(np.uint8)
+    for seed in range(6):
+        out, _ = augment_pair(
+            image, mask, sample_rng(seed), brightness=0.1, contrast=0.2, stain_jitter=0.3,
+            hematoxylin_fade=0.6,
+        )  # fmt: skip
+        expected = _reference_augment(image, sample_rng(seed), 0.3, 0.1, 0.2, fade=0.6)
+        np.testing.assert_allclose(out, expected, atol=1e-3)
+    # Alone (no jitter, no flips, no intensity change) on pixels made of known stain amounts:
+    # E and DAB stay, H shrinks by one factor in [1 - fade, 1].
+    from segkit.training.augment_numpy import STAINS
+
+    basis = np.asarray(STAINS) / np.linalg.norm(STAINS, axis=1, keepdims=True)
+    amounts = np.random.default_rng(0).uniform((0.1, 0.0, 0.0), (0.8, 0.3, 0.3), (24 * 24, 3))
+    stained = (256.0 * 10.0 ** -(amounts @ basis) - 1.0).reshape(24, 24, 3).astype(np.float32)
+    factors = []
+    for seed in range(8):
+        out, _ = augment_pair(
+            stained, mask[:24, :24], sample_rng(seed), flip=False, rotate90=False,
+            brightness=0.0, contrast=0.0, hematoxylin_fade=0.5,
+        )  # fmt: skip
+        after = _stain_amounts(out)
+        np.testing.assert_allclose(after[:, 1:], amounts[:, 1:], atol=1e-4)
+        ratio = after[:, 0] / amounts[:, 0]
+        assert np.ptp(ratio) < 1e-3
+        factors.append(float(np.median(ratio)))
+    assert all(0.5 - 0.01 <= f <= 1.0 + 0.01 for f in factors)
+    assert min(factors) < 0.8  # the draws span the range
+
+
+def test_hematoxylin_fade_zero_changes_nothing():
+    sample = make_synthetic_sample(32, 32, seed=2)
+    image = sample.image.astype(np.float32)
+    mask = (sample.labels > 0)[..., None].astype(np.uint8)
+    plain = augment_pair(image, mask, sample_rng(3), stain_jitter=0.3, noise=0.02)[0]
+    same = augment_pair(image, mask, sample_rng(3), stain_jitter=0.3, noise=0.02,
+                        hematoxylin_fade=0.0)[0]  # fmt: skip
+    faded = augment_pair(image, mask, sample_rng(3), stain_jitter=0.3, noise=0.02,
+                         hematoxylin_fade=0.5)[0]  # fmt: skip
+    np.testing.assert_array_equal(plain, same)
+    assert np.abs(faded - plain).max() > 1.0

@@ -31,6 +31,7 @@ def test_json_round_trip(tmp_path):
         ("blur", 2.5),
         ("hue", -0.1),
         ("noise", 0.6),
+        ("hematoxylin_fade", 0.95),
     ],
 )
 def test_validation_names_the_field(field, value):
@@ -63,8 +64,11 @@ def test_augmentation_flags_of_the_command_line():
     from segkit.commands.train import config_from_args
 
     flags = ["--stain-jitter", "0.3", "--hue", "0.05", "--saturation", "0.2", "--blur", "1"]
+    flags += ["--hematoxylin-fade", "0.4"]
     args = build_parser().parse_args(["train", "DST", *flags, "--noise", "0.02"])
     config = config_from_args(args)
+    assert config.hematoxylin_fade == 0.4
+    assert TrainConfig.from_dict({"epochs": 2}).hematoxylin_fade == 0.0
     assert (config.stain_jitter, config.hue, config.saturation) == (0.3, 0.05, 0.2)
     assert (config.blur, config.noise, config.brightness) == (1.0, 0.02, 0.1)
     assert TrainConfig.from_dict({"epochs": 2}).blur == 0.0  # older config.json files read as off

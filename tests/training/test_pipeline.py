@@ -53,6 +53,10 @@ def test_colour_blur_and_noise_options_reach_the_batches(prepared_small):
     b_images, b_masks = next(iter(make_dataset(manifest, "train", noisy, training=True)))
     np.testing.assert_array_equal(a_masks.numpy(), b_masks.numpy())
     assert np.abs(a_images.numpy() - b_images.numpy()).mean() > 1.0
+    faded = plain.replace(hematoxylin_fade=0.8)
+    c_images, c_masks = next(iter(make_dataset(manifest, "train", faded, training=True)))
+    np.testing.assert_array_equal(a_masks.numpy(), c_masks.numpy())
+    assert c_images.numpy().mean() > a_images.numpy().mean()  # less hematoxylin: brighter
 
 
 def test_zoom_reaches_the_batches_and_keeps_mask_classes(prepared_small):

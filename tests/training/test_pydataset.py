@@ -133,3 +133,13 @@ def test_zoom_reaches_the_batches_and_keeps_mask_classes(manifest):
     assert z_images.shape == images.shape and z_masks.dtype == masks.dtype
     assert set(np.unique(z_masks)) <= set(range(manifest.template.num_classes))
     assert not np.array_equal(z_images, images)
+
+
+def test_hematoxylin_fade_reaches_the_patches(manifest):
+    """The config's fade is applied (images differ, paler in hematoxylin), masks unchanged."""
+    plain = _epoch(PairDataset(manifest, "train", CONFIG, training=True), 0)
+    faded_config = CONFIG.replace(hematoxylin_fade=0.8)
+    faded = _epoch(PairDataset(manifest, "train", faded_config, training=True), 0)
+    np.testing.assert_array_equal(plain[1], faded[1])
+    assert not np.array_equal(plain[0], faded[0])
+    assert faded[0].mean() > plain[0].mean()  # less hematoxylin: brighter
